@@ -1,0 +1,89 @@
+"""Task data (SPEC section 3): input sequences and output-phase targets for any `TaskSpec`.
+
+Input phase ``t = 0..s-1``: ``u(t)`` i.i.d. uniform on ``{-1, +1}^d``; output phase
+``t = s..s+H-1``: ``u(t) = 0``.  Ground truth ``x(t) = u(t)`` for ``t < s`` and
+``x(t) = F^T [x(t-s); ...; x(t-1)]`` afterwards.  The network's target is ``x(s..s+H-1)``.
+F is read from the task (never re-derived), so data and theory cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.tasks import TaskSpec
+
+__all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``inputs``: ``(B, s + H, d)``; ``targets``: ``(B, H, d)`` (float32)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+def as_generator(seed_or_rng: int | np.random.Generator) -> np.random.Generator:
+    """An explicit ``np.random.Generator`` from an integer seed (or the generator itself)."""
+    if isinstance(seed_or_rng, np.random.Generator):
+        return seed_or_rng
+    if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, int | np.integer):
+        raise ValueError(f"seed must be an integer or a numpy Generator; got {seed_or_rng!r}")
+    if seed_or_rng < 0:
+        raise ValueError(f"seed must be non-negative; got {seed_or_rng}")
+    return np.random.default_rng(int(seed_or_rng))
+
+
+def continue_sequence(task: TaskSpec, window: np.ndarray, horizon: int) -> np.ndarray:
+    """Run the task's composition forward from the ``s`` given steps.
+
+    ``window`` has shape ``(B, s, d)`` holding ``x(0..s-1)``; returns ``(B, horizon, d)``
+    holding ``x(s..s+horizon-1)`` with ``x(t) = F^T vec(x(t-s..t-1))`` (float64).
+    """
+    s, d = task.s, task.d
+    window = np.asarray(window, dtype=np.float64)
+    if window.ndim != 3 or window.shape[1:] != (s, d):
+        raise ValueError(f"window must have shape (B, {s}, {d}); got {window.shape}")
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 0:
+        raise ValueError(f"horizon must be a non-negative integer; got {horizon!r}")
+    F = task.F_numeric()
+    B = window.shape[0]
+    x = np.empty((B, s + horizon, d))
+    x[:, :s] = window
+    for t in range(s, s + horizon):
+        # C-order reshape of (B, s, d) gives window index k*d + i, k = 0 the oldest step.
+        x[:, t] = x[:, t - s : t].reshape(B, s * d) @ F
+    return x[:, s:]
+
+
+def make_batch(
+    task: TaskSpec, batch_size: int, horizon: int, rng: int | np.random.Generator
+) -> Batch:
+    """A batch of ``batch_size`` sequences with an output phase of ``horizon`` steps."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(f"horizon H must be a positive integer; got {horizon!r}")
+    gen = as_generator(rng)
+    s, d = task.s, task.d
+    window = gen.choice(np.array([-1.0, 1.0]), size=(batch_size, s, d))
+    inputs = np.zeros((batch_size, s + horizon, d), dtype=np.float32)
+    inputs[:, :s] = window
+    targets = continue_sequence(task, window, horizon).astype(np.float32)
+    return Batch(inputs=inputs, targets=targets)
+
+
+def sign_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of entries whose signs agree, with ``>= 0`` read as ``+1`` on both sides
+    (chance is 0.5 on the ±1 signed-copy tasks)."""
+    prediction = np.asarray(prediction)
+    target = np.asarray(target)
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction shape {prediction.shape} != target shape {target.shape}")
+    if prediction.size == 0:
+        raise ValueError("cannot score an empty prediction")
+    return float(np.mean((prediction >= 0) == (target >= 0)))

@@ -1,0 +1,71 @@
+"""Numpy forward simulation of an `RNNWeights` network (no TensorFlow).
+
+    h(t) = act(W_hh h(t-1) + W_uh u(t)),  h(-1) = h_init (default 0),  y(t) = W_hy h(t)
+
+(biases, when present, are added inside the activation and to the readout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numerics.weights import RNNWeights
+
+__all__ = ["rollout", "free_run", "activation_fn"]
+
+
+def activation_fn(name: str):  # type: ignore[no-untyped-def]
+    if name == "tanh":
+        return np.tanh
+    if name == "linear":
+        return lambda z: z
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def rollout(
+    weights: RNNWeights, u: np.ndarray, h_init: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drive the network with inputs ``u`` of shape ``(B, T, d_in)`` (or ``(T, d_in)``).
+
+    Returns ``(h, y)`` with shapes ``(B, T, N_h)`` and ``(B, T, d_out)`` (no batch axis when
+    ``u`` had none).  ``h_init`` is ``h(-1)``, shape ``(N_h,)`` or ``(B, N_h)``.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    squeeze = u.ndim == 2
+    if squeeze:
+        u = u[None]
+    if u.ndim != 3 or u.shape[2] != weights.d_in:
+        raise ValueError(f"inputs must have shape (B, T, {weights.d_in}); got {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise ValueError("inputs contain NaN or infinite entries")
+    B, T, _ = u.shape
+    act = activation_fn(weights.activation)
+    h = np.zeros((B, weights.n_hidden)) if h_init is None else np.broadcast_to(
+        np.asarray(h_init, dtype=np.float64), (B, weights.n_hidden)).copy()
+    drive = u @ weights.W_uh.T  # (B, T, N_h)
+    if weights.b_h is not None:
+        drive = drive + weights.b_h
+    hs = np.empty((B, T, weights.n_hidden))
+    W_hh_T = weights.W_hh.T
+    for t in range(T):
+        h = act(h @ W_hh_T + drive[:, t])
+        hs[:, t] = h
+    ys = hs @ weights.W_hy.T
+    if weights.b_y is not None:
+        ys = ys + weights.b_y
+    if squeeze:
+        return hs[0], ys[0]
+    return hs, ys
+
+
+def free_run(
+    weights: RNNWeights, h_start: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-input dynamics from ``h_start`` (shape ``(B, N_h)`` or ``(N_h,)``), which plays
+    ``h(t0)``: returns ``h(t0+1..t0+steps)`` and the matching outputs."""
+    h_start = np.asarray(h_start, dtype=np.float64)
+    squeeze = h_start.ndim == 1
+    hb = h_start[None] if squeeze else h_start
+    u = np.zeros((hb.shape[0], steps, weights.d_in))
+    hs, ys = rollout(weights, u, h_init=hb)
+    return (hs[0], ys[0]) if squeeze else (hs, ys)
