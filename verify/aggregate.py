@@ -1,0 +1,229 @@
+"""Aggregate sweep records into the paper's Table 1 and place ours beside theirs.
+
+The rule, as the authors' notebook computes it (``np.mean(df.groupby('seed')['spectral_error']
+.min())`` per (task, N_h, L2) cell, and the same with ``max`` for accuracy):
+
+1. Each run has the paper's greedy spectral error (NaN when the numbers of ``|lambda| > 0.9``
+   eigenvalues of ``W_hh`` and ``Phi`` differ) and its test accuracy at ``H = 200``.
+2. Per seed, over that seed's runs (the curriculum thresholds): the best (minimum) spectral
+   error, skipping NaN -- so a seed is NaN only when *every* one of its runs has mismatched
+   counts -- and the best (maximum) accuracy.
+3. Per cell, the mean over seeds.  ``np.mean`` of a pandas Series dispatches to
+   ``Series.mean``, which skips NaN, so the paper's mean runs over the seeds that have a
+   spectral error, and a cell is "---" only when *no* seed has any run with matching counts.
+   We reproduce exactly that, and report beside it how many seeds contributed
+   (``n_spectral``), so a mean over 1 of 20 seeds is visible as such.
+
+Beside the paper's metric we report our own (optimal matching, never NaN: the matched phase
+error, with count mismatch separate), the spread over seeds, and for each check of the verify
+report the fraction of seeds with at least one run passing it.  Failed or unfinished jobs are
+left out of every mean and counted (``n_failed``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "PAPER_TABLE1",
+    "run_row",
+    "aggregate_rows",
+    "aggregate_records",
+    "format_cell",
+    "table1_markdown",
+]
+
+# SPEC section 6, Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
+# "---", mean best accuracy at H = 200).  The paper's L2 = 0.1 column: every task at 0.50, "---".
+PAPER_TABLE1: dict[tuple[str, int, float], tuple[float | None, float]] = {
+    ("T1", 64, 0.0): (None, 0.97), ("T1", 64, 1e-3): (None, 0.88),
+    ("T1", 128, 0.0): (0.0005, 1.00), ("T1", 128, 1e-3): (None, 0.93),
+    ("T2", 64, 0.0): (0.0075, 1.00), ("T2", 64, 1e-3): (None, 0.85),
+    ("T2", 128, 0.0): (0.0055, 0.98), ("T2", 128, 1e-3): (0.0031, 0.98),
+    ("T3", 64, 0.0): (0.0026, 1.00), ("T3", 64, 1e-3): (0.0010, 0.97),
+    ("T3", 128, 0.0): (0.0031, 0.98), ("T3", 128, 1e-3): (0.0005, 1.00),
+    ("T4", 64, 0.0): (0.0112, 0.94), ("T4", 64, 1e-3): (0.0011, 1.00),
+    ("T4", 128, 0.0): (0.0022, 1.00), ("T4", 128, 1e-3): (0.0006, 1.00),
+}
+for _t in ("T1", "T2", "T3", "T4"):
+    for _h in (64, 128):
+        PAPER_TABLE1[(_t, _h, 0.1)] = (None, 0.50)
+
+# Where each quantity lives in a verify report's "metrics" (schema emt.report/1); the first key
+# present wins, so the aggregation reads records written by any version of the verifier.
+_PAPER_ERROR_KEYS = ("paper_spectral_error", "paper_metric", "spectral_error_paper")
+_MATCHED_ERROR_KEYS = ("matched_phase_error", "phase_error")
+_MODULUS_ERROR_KEYS = ("modulus_error", "matched_modulus_error")
+_ACCURACY_KEYS = ("accuracy_h200", "accuracy")
+_COUNT_KEYS = (("count_trained", "count_theory"), ("n_trained", "n_theory"))
+
+
+def _first(metrics: dict[str, Any], keys: Iterable[str]) -> Any:
+    for key in keys:
+        if key in metrics:
+            return metrics[key]
+    return None
+
+
+def _num(value: Any) -> float:
+    """A float, with None (JSON null) as NaN."""
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+def run_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat row per job record: grid coordinates, outcome, and the metrics we aggregate."""
+    job = record.get("job", {})
+    task = job.get("task", {})
+    verify = record.get("verify") or {}
+    metrics = verify.get("metrics") or {}
+    spectral = metrics.get("spectral") if isinstance(metrics.get("spectral"), dict) else {}
+    flat = {**metrics, **spectral}
+    count_trained = count_theory = None
+    for k_trained, k_theory in _COUNT_KEYS:
+        if k_trained in flat and k_theory in flat:
+            count_trained, count_theory = flat[k_trained], flat[k_theory]
+            break
+    accuracy = _first(flat, _ACCURACY_KEYS)
+    if accuracy is None:
+        accuracy = _first((record.get("train") or {}).get("metrics") or {}, _ACCURACY_KEYS)
+    return {
+        "key": record.get("key"),
+        "task": task.get("name") or f"s{task.get('s')}d{task.get('d')}",
+        "hidden": job.get("hidden"),
+        "l2": job.get("l2"),
+        "threshold": job.get("threshold"),
+        "seed": job.get("seed"),
+        "status": record.get("status", "missing"),
+        "accuracy": _num(accuracy),
+        "paper_error": _num(_first(flat, _PAPER_ERROR_KEYS)),
+        "matched_error": _num(_first(flat, _MATCHED_ERROR_KEYS)),
+        "modulus_error": _num(_first(flat, _MODULUS_ERROR_KEYS)),
+        "count_trained": count_trained,
+        "count_theory": count_theory,
+        "checks": dict(verify.get("checks") or {}),
+    }
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    """Mean, sample standard deviation, min and max of the finite values (None if none)."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return {"mean": None, "std": None, "min": None, "max": None}
+    arr = np.array(finite, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "min": float(arr.min()), "max": float(arr.max())}
+
+
+def _nanmin(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return min(finite) if finite else math.nan
+
+
+def _nanmax(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return max(finite) if finite else math.nan
+
+
+def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cells of Table 1 from flat run rows (see the module docstring for the rule).
+
+    Each cell: task, hidden, l2, seeds, n_runs, n_failed, spectral (paper rule: mean over seeds
+    of each seed's best NaN-skipping paper error; None = "---"), n_spectral, spectral_stats,
+    accuracy (mean over seeds of each seed's best accuracy), accuracy_stats, matched (our
+    optimal-matching phase error, same per-seed-best rule), check_pass_rate, paper values.
+    """
+    cells: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for row in rows:
+        cells.setdefault((row["task"], row["hidden"], row["l2"]), []).append(row)
+    out = []
+    for (task, hidden, l2), cell_rows in sorted(cells.items(), key=lambda kv: (
+            str(kv[0][0]), kv[0][1], kv[0][2])):
+        ok = [r for r in cell_rows if r["status"] == "done"]
+        seeds = sorted({r["seed"] for r in ok})
+        best_paper, best_acc, best_matched = [], [], []
+        check_names = sorted({name for r in ok for name in r["checks"]})
+        passes = {name: 0 for name in check_names}
+        all_pass = 0
+        for seed in seeds:
+            runs = [r for r in ok if r["seed"] == seed]
+            best_paper.append(_nanmin([r["paper_error"] for r in runs]))
+            best_acc.append(_nanmax([r["accuracy"] for r in runs]))
+            best_matched.append(_nanmin([r["matched_error"] for r in runs]))
+            for name in check_names:
+                passes[name] += any(r["checks"].get(name, False) for r in runs)
+            all_pass += any(r["checks"] and all(r["checks"].values()) for r in runs)
+        spectral = _stats(best_paper)
+        accuracy = _stats(best_acc)
+        paper = PAPER_TABLE1.get((str(task), hidden, float(l2) if l2 is not None else l2))
+        n = len(seeds)
+        out.append({
+            "task": task, "hidden": hidden, "l2": l2, "seeds": seeds,
+            "n_runs": len(ok), "n_failed": len(cell_rows) - len(ok),
+            "spectral": spectral["mean"],
+            "n_spectral": sum(not math.isnan(v) for v in best_paper),
+            "spectral_stats": spectral,
+            "accuracy": accuracy["mean"], "accuracy_stats": accuracy,
+            "matched": _stats(best_matched)["mean"], "matched_stats": _stats(best_matched),
+            "check_pass_rate": {name: passes[name] / n for name in check_names} if n else {},
+            "all_checks_pass_rate": all_pass / n if n else None,
+            "paper_spectral": paper[0] if paper else None,
+            "paper_accuracy": paper[1] if paper else None,
+            "in_paper": paper is not None,
+        })
+    return out
+
+
+def aggregate_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`aggregate_rows` over `run_row` of each record."""
+    return aggregate_rows([run_row(r) for r in records])
+
+
+def format_cell(spectral: float | None, accuracy: float | None) -> str:
+    """The paper's cell format: ``0.0005 (1.00)``, or ``--- (0.97)`` without a spectral error."""
+    left = "---" if spectral is None else f"{spectral:.4f}"
+    right = "" if accuracy is None else f" ({accuracy:.2f})"
+    return left + right
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def table1_markdown(cells: list[dict[str, Any]]) -> str:
+    """Markdown: our Table 1 beside the paper's, then spread, our metric and check pass rates."""
+    lines = [
+        "| task | N_h | L2 | ours: spectral error (acc) | paper | seeds with matched counts "
+        "| spread of best error over seeds (sd; min..max) | accuracy sd | ours: optimal-matching "
+        "phase error | all checks pass (seeds) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        st = c["spectral_stats"]
+        spread = ("n/a" if st["mean"] is None
+                  else f"{st['std']:.4f}; {st['min']:.4f}..{st['max']:.4f}")
+        paper = format_cell(c["paper_spectral"], c["paper_accuracy"]) if c["in_paper"] else "n/a"
+        rate = c["all_checks_pass_rate"]
+        lines.append(
+            f"| {c['task']} | {c['hidden']} | {c['l2']:g} | "
+            f"{format_cell(c['spectral'], c['accuracy'])} | {paper} | "
+            f"{c['n_spectral']}/{len(c['seeds'])} | {spread} | "
+            f"{_fmt(c['accuracy_stats']['std'], '.3f')} | {_fmt(c['matched'])} | "
+            f"{'n/a' if rate is None else f'{rate:.2f}'} |"
+        )
+    names = sorted({n for c in cells for n in c["check_pass_rate"]})
+    if names:
+        lines += ["", "Pass rate of each check over seeds (a seed passes when any of its runs "
+                  "does):", "",
+                  "| task | N_h | L2 | " + " | ".join(names) + " |",
+                  "|---" * (3 + len(names)) + "|"]
+        for c in cells:
+            rates = [c["check_pass_rate"].get(n) for n in names]
+            lines.append(f"| {c['task']} | {c['hidden']} | {c['l2']:g} | " + " | ".join(
+                "n/a" if r is None else f"{r:.2f}" for r in rates) + " |")
+    return "\n".join(lines) + "\n"

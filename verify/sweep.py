@@ -1,0 +1,205 @@
+"""Run a sweep of training + verification jobs on Dask (a LocalCluster or an existing cluster).
+
+`run_sweep` skips every job whose ``record.json`` says "done" (a finished run is never
+retrained), submits the rest, and records each outcome.  A job that raises is recorded as
+"failed" with its traceback and the sweep goes on; a job whose worker process dies is retried by
+Dask (``retries``); a job left unfinished by a killed sweep (record "running", or a run
+directory without a record) is simply submitted again and resumes its training run.
+
+Dask is an optional extra (``pip install 'emt-suite[sweep]'``), imported only here, lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from verify.sweep_config import SweepConfig, job_key
+from verify.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
+
+__all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records"]
+
+# How long to wait for an existing scheduler before saying it is unreachable: a live scheduler
+# on a cluster answers in well under a second; a wrong address should fail fast, not hang.
+CONNECT_TIMEOUT_S = 5.0
+# Dask re-runs a job this many times when its worker dies (a job that raises is not retried:
+# run_job records the error instead of raising).
+WORKER_RETRIES = 2
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did: counts by outcome and the final record of every job in the grid."""
+
+    sweep_dir: Path
+    total: int
+    cached: int = 0
+    done: int = 0
+    failed: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """True when every job of the grid has a "done" record."""
+        return sum(r.get("status") == "done" for r in self.records) == self.total
+
+    def line(self) -> str:
+        return (f"{self.done + self.cached} done ({self.cached} cached) / {self.failed} failed "
+                f"/ {self.total} total")
+
+
+def default_workers() -> int:
+    """One worker process per usable core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(
+            "sweeps need Dask: install the optional extra with  pip install 'emt-suite[sweep]'"
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, workers: int | None = None,
+                connect_timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A Dask client: to ``scheduler`` if given, else to a fresh LocalCluster on this machine.
+
+    The LocalCluster has ``workers`` processes (default: one per core) with one thread each, and
+    every worker starts with TensorFlow/BLAS limited to one thread (`THREAD_ENV`), so two
+    workers on two cores do not oversubscribe them.  An unreachable scheduler raises
+    ``ValueError`` after ``connect_timeout`` seconds.
+    """
+    distributed = _import_distributed()
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise ValueError(f"scheduler address must be a non-empty string; got {scheduler!r}")
+        try:
+            client = distributed.Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                             f"{connect_timeout:g} s ({type(exc).__name__}: {exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = default_workers() if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1; got {workers}")
+    cluster = distributed.LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.ERROR, env=dict(THREAD_ENV),
+    )
+    try:
+        client = distributed.Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+def collect_records(config: SweepConfig, sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """The record of every job of ``config`` in grid order (a stub for jobs never started)."""
+    runs = Path(sweep_dir) / "runs"
+    out = []
+    for job in config.jobs:
+        key = job_key(job)
+        record = read_record(runs / key)
+        if record is None or record.get("key") != key:
+            record = {"key": key, "status": "missing", "job": job}
+        out.append(record)
+    return out
+
+
+class _Progress:
+    """One status line: done / running / failed / total (rewritten in place on a terminal)."""
+
+    def __init__(self, total: int, cached: int, slots: int, stream: IO[str] | None):
+        self.total, self.cached, self.slots, self.stream = total, cached, slots, stream
+        self.done = self.failed = 0
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+
+    def show(self, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        pending = self.total - self.cached - self.done - self.failed
+        running = min(pending, self.slots)
+        text = (f"[emt sweep] done {self.done + self.cached} (cached {self.cached}) / running "
+                f"{running} / queued {pending - running} / failed {self.failed} / total "
+                f"{self.total}")
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | None = None,
+              workers: int | None = None, job_fn: JobFn | None = None,
+              retries: int = WORKER_RETRIES, connect_timeout: float = CONNECT_TIMEOUT_S,
+              stream: IO[str] | None = sys.stderr) -> SweepSummary:
+    """Run every unfinished job of ``config`` under ``sweep_dir/runs/<key>/``.
+
+    ``job_fn(job, job_dir) -> dict`` defaults to `train_and_verify`; tests inject small ones.
+    Jobs already "done" are not submitted (and no cluster is started when all are done).
+    """
+    sweep_dir = Path(sweep_dir)
+    runs = sweep_dir / "runs"
+    pending = [job for job, rec in zip(config.jobs, collect_records(config, sweep_dir),
+                                       strict=True) if rec.get("status") != "done"]
+    summary = SweepSummary(sweep_dir=sweep_dir, total=len(config.jobs),
+                           cached=len(config.jobs) - len(pending))
+    if pending:
+        with open_client(scheduler, workers, connect_timeout) as client:
+            distributed = _import_distributed()
+            slots = max(1, sum(client.nthreads().values()))
+            progress = _Progress(summary.total, summary.cached, slots, stream)
+            progress.show()
+            runs.mkdir(parents=True, exist_ok=True)
+            futures = {}
+            for job in pending:
+                key = job_key(job)
+                future = client.submit(run_job, job_fn, job, str(runs / key), key=f"emt-{key}",
+                                       pure=False, retries=retries)
+                futures[future] = job
+            for future in distributed.as_completed(futures):
+                job = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker after retries
+                    record = _record_lost_job(job, runs / job_key(job), exc)
+                if record.get("status") == "done":
+                    summary.done += 1
+                    progress.done += 1
+                else:
+                    summary.failed += 1
+                    progress.failed += 1
+                progress.show()
+            progress.show(final=True)
+    summary.records = collect_records(config, sweep_dir)
+    return summary
+
+
+def _record_lost_job(job: dict[str, Any], job_dir: Path, exc: BaseException) -> dict[str, Any]:
+    """Record a job whose worker died more often than Dask retries it (the job never returned)."""
+    record = read_record(job_dir) or {"key": job_key(job), "job": job}
+    record.update(status="failed", error=f"worker lost: {type(exc).__name__}: {exc}",
+                  traceback="")
+    job_dir.mkdir(parents=True, exist_ok=True)
+    write_record(job_dir, record)
+    return record

@@ -1,0 +1,280 @@
+"""Sweep configurations: a TOML grid of training + verification jobs, each keyed by a hash.
+
+A sweep file has three tables (unknown tables or keys are an error, never silently ignored)::
+
+    name = "table1-quick"            # optional label
+    description = "..."              # optional
+
+    [grid]                           # lists; the sweep is their Cartesian product
+    task = ["T1", "T2"]              # registry names, or inline tables {s, d, ids} / {s, d, F}
+    hidden = [128]
+    l2 = [0.0]
+    threshold = [0.96]               # curriculum threshold
+    seed = [1, 2, 3]
+
+    [fixed]                          # one value for every job
+    steps = 20000
+    activation = "tanh"
+    ground = "output"
+
+A job is the full, explicit configuration of one run (every default filled in), and its key is
+``sha256`` of the canonical JSON of that configuration with the task reduced to ``s``, ``d`` and
+the exact ``F`` (task labels do not change the key; the composition does).  The key names the
+job directory ``<sweep_dir>/runs/<key>/``, so re-running a sweep finds finished jobs by key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from theory import tasks as task_registry
+from theory.tasks import TaskSpec
+
+__all__ = [
+    "GRID_KEYS",
+    "FIXED_DEFAULTS",
+    "SweepConfig",
+    "load_sweep_config",
+    "parse_sweep_config",
+    "job_key",
+    "job_task",
+    "train_config",
+]
+
+GRID_KEYS = ("task", "hidden", "l2", "threshold", "seed")
+
+# Every job carries all of these explicitly, so the job key does not move when a library default
+# changes.  Training keys mirror numerics.train.TrainConfig; verify keys go to verify_weights.
+FIXED_DEFAULTS: dict[str, Any] = {
+    "activation": "tanh",
+    "steps": 20000,
+    "curriculum": [10, 20, 40, 60, 100],
+    "test_horizon": 200,
+    "test_batches": 10,
+    "checkpoint_every": 1000,
+    "deterministic": True,
+    "stop_when_learned": False,
+    "ground": "output",
+    "verify_horizon": 200,
+    "verify_seed": 0,
+}
+# Keys that are consumed by the verification step, not by TrainConfig.
+VERIFY_KEYS = ("ground", "verify_horizon", "verify_seed")
+# Further TrainConfig fields a sweep may set (passed through when TrainConfig has them).
+EXTRA_TRAIN_KEYS = ("lr", "batch", "clip", "history_every")
+_TOP_KEYS = {"name", "description", "grid", "fixed"}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "hidden": (int,),
+    "seed": (int,),
+    "l2": (int, float),
+    "threshold": (int, float),
+    "activation": (str,),
+    "steps": (int,),
+    "curriculum": (list,),
+    "test_horizon": (int,),
+    "test_batches": (int,),
+    "checkpoint_every": (int,),
+    "deterministic": (bool,),
+    "stop_when_learned": (bool,),
+    "ground": (str,),
+    "verify_horizon": (int,),
+    "verify_seed": (int,),
+    "batch": (int,),
+    "lr": (int, float),
+    "clip": (int, float),
+    "history_every": (int,),
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: its label, the expanded jobs (full configs) in grid order."""
+
+    name: str
+    description: str
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any]
+    jobs: tuple[dict[str, Any], ...] = field(repr=False)
+
+    @property
+    def keys(self) -> list[str]:
+        return [job_key(job) for job in self.jobs]
+
+    def to_json(self) -> dict[str, Any]:
+        grid = dict(self.grid)
+        grid["task"] = [_task_label(t) for t in grid["task"]]
+        return {"name": self.name, "description": self.description, "grid": grid,
+                "fixed": self.fixed, "n_jobs": len(self.jobs)}
+
+
+def _task_label(entry: Any) -> str:
+    return entry if isinstance(entry, str) else json.dumps(entry, sort_keys=True)
+
+
+def _check_value(key: str, value: Any, where: str) -> Any:
+    allowed = _TYPES[key]
+    if isinstance(value, bool) and bool not in allowed:
+        raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
+    if not isinstance(value, allowed):
+        raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
+    if key in ("hidden", "steps", "test_horizon", "test_batches", "checkpoint_every",
+               "verify_horizon", "batch", "history_every") and value < 1:
+        raise ValueError(f"{where}: {key} must be a positive integer; got {value}")
+    if key in ("seed", "verify_seed") and value < 0:
+        raise ValueError(f"{where}: {key} must be non-negative; got {value}")
+    if key == "l2" and not value >= 0:
+        raise ValueError(f"{where}: l2 must be >= 0; got {value}")
+    if key == "threshold" and not 0 < value < 1:
+        raise ValueError(f"{where}: threshold must be in (0, 1); got {value}")
+    if key == "activation" and value not in ("tanh", "linear"):
+        raise ValueError(f"{where}: activation must be 'tanh' or 'linear'; got {value!r}")
+    if key == "ground" and value not in ("output", "input"):
+        raise ValueError(f"{where}: ground must be 'output' or 'input'; got {value!r}")
+    if key == "curriculum":
+        if not value or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
+                                for h in value):
+            raise ValueError(f"{where}: curriculum must be a non-empty list of positive "
+                             f"integers; got {value!r}")
+    if key in ("l2", "threshold", "lr", "clip"):
+        return float(value)
+    return value
+
+
+def job_task(job: dict[str, Any]) -> TaskSpec:
+    """The `TaskSpec` a job trains on (rebuilt from its JSON, so workers need no registry)."""
+    return TaskSpec.from_json(job["task"])
+
+
+def _resolve_task(entry: Any, where: str) -> TaskSpec:
+    if isinstance(entry, str):
+        return task_registry.get(entry)  # ValueError naming the unknown task
+    if isinstance(entry, dict):
+        unknown = set(entry) - {"s", "d", "ids", "F", "name"}
+        if unknown:
+            raise ValueError(f"{where}: unknown task field(s) {sorted(unknown)}")
+        if "s" not in entry or "d" not in entry:
+            raise ValueError(f"{where}: an inline task needs s and d; got {entry!r}")
+        if ("ids" in entry) == ("F" in entry):
+            raise ValueError(f"{where}: an inline task needs exactly one of ids or F")
+        if "ids" in entry:
+            return task_registry.from_ids(entry["s"], entry["d"], entry["ids"],
+                                          name=entry.get("name"))
+        return TaskSpec(entry["s"], entry["d"], entry["F"], name=entry.get("name"))
+    raise ValueError(f"{where}: a task must be a registered name or an inline table; "
+                     f"got {entry!r}")
+
+
+def train_config(job: dict[str, Any]) -> Any:
+    """The `numerics.config.TrainConfig` of a job (``ValueError`` if the training side rejects
+    it); ``None`` when the numerics package has no training yet."""
+    try:
+        from numerics.config import TrainConfig
+    except ImportError:  # pragma: no cover - only before numerics.train landed
+        return None
+    kwargs = {k: v for k, v in job.items() if k != "task" and k not in VERIFY_KEYS}
+    kwargs["curriculum"] = tuple(kwargs["curriculum"])
+    return TrainConfig(task=job_task(job), **kwargs)
+
+
+def _allowed_fixed_keys() -> set[str]:
+    keys = set(FIXED_DEFAULTS) | set(EXTRA_TRAIN_KEYS)
+    return keys
+
+
+def job_key(job: dict[str, Any]) -> str:
+    """``sha256`` (first 16 hex digits) of the canonical JSON of a job's full configuration.
+
+    The task enters as ``s``, ``d`` and ``F`` only (its exact entries as strings), so renaming
+    a task keeps its runs, and changing any composition entry makes a new job.
+    """
+    task = job["task"]
+    payload = dict(job)
+    payload["task"] = {"s": task["s"], "d": task["d"], "F": task["F"]}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> SweepConfig:
+    """Validate a parsed TOML table and expand it into jobs.
+
+    Raises ``ValueError`` naming the problem: unknown tables or keys, a missing or empty grid
+    list, a wrong type or range, an unknown task.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a TOML table")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {sorted(unknown)}; "
+                         f"allowed: {sorted(_TOP_KEYS)}")
+    grid_in = data.get("grid")
+    if not isinstance(grid_in, dict) or not grid_in:
+        raise ValueError(f"{source}: missing or empty [grid] table (needs {', '.join(GRID_KEYS)})")
+    unknown = set(grid_in) - set(GRID_KEYS)
+    if unknown:
+        raise ValueError(f"{source}: unknown [grid] key(s) {sorted(unknown)}; "
+                         f"allowed: {', '.join(GRID_KEYS)}")
+    fixed_in = data.get("fixed", {})
+    if not isinstance(fixed_in, dict):
+        raise ValueError(f"{source}: [fixed] must be a table")
+    unknown = set(fixed_in) - _allowed_fixed_keys()
+    if unknown:
+        raise ValueError(f"{source}: unknown [fixed] key(s) {sorted(unknown)}; "
+                         f"allowed: {sorted(_allowed_fixed_keys())}")
+    clash = set(fixed_in) & set(GRID_KEYS)
+    if clash:
+        raise ValueError(f"{source}: {sorted(clash)} belong in [grid], not [fixed]")
+
+    grid: dict[str, list[Any]] = {}
+    for key in GRID_KEYS:
+        values = grid_in.get(key)
+        if values is None:
+            raise ValueError(f"{source}: [grid] is missing {key!r}")
+        if not isinstance(values, list):
+            values = [values]
+        if not values:
+            raise ValueError(f"{source}: [grid] {key} is empty, so the sweep has no jobs")
+        if key == "task":
+            grid[key] = list(values)
+        else:
+            grid[key] = [_check_value(key, v, f"{source} [grid]") for v in values]
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ValueError(f"{source}: [grid] {key} lists a value twice: {values!r}")
+    fixed = dict(FIXED_DEFAULTS)
+    for key, value in fixed_in.items():
+        fixed[key] = _check_value(key, value, f"{source} [fixed]")
+    tasks = [_resolve_task(entry, f"{source} [grid] task") for entry in grid["task"]]
+
+    jobs = []
+    for task, hidden, l2, threshold, seed in itertools.product(
+        tasks, grid["hidden"], grid["l2"], grid["threshold"], grid["seed"]
+    ):
+        job = {"task": task.to_json(), "hidden": hidden, "l2": l2, "threshold": threshold,
+               "seed": seed}
+        job.update(fixed)
+        jobs.append(job)
+    for job in jobs:
+        train_config(job)  # the training side validates too, before anything is written
+    name = data.get("name", "sweep")
+    description = data.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise ValueError(f"{source}: name and description must be strings")
+    return SweepConfig(name=name, description=description, grid=grid, fixed=fixed,
+                       jobs=tuple(jobs))
+
+
+def load_sweep_config(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep TOML file (``ValueError`` on malformed TOML or content)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    return parse_sweep_config(data, source=str(path))
