@@ -1,0 +1,153 @@
+"""Phi of the variable binding circuit (SPEC section 4) and its characteristic polynomial.
+
+Phi is ``s d x s d`` with ``d x d`` blocks; block ``k`` holds ``x(t - s + k)`` (block ``s`` is the
+newest).  Row blocks ``1..s-1`` shift (identity on the super-diagonal); the last row block is
+``[F_1^T, ..., F_s^T]``, the composition.
+
+Characteristic polynomial (block companion matrix):
+
+    det(lambda I - Phi) = det(lambda^s I_d - sum_k lambda^(k-1) F_k^T)
+
+a ``d x d`` determinant over Q[lambda], cheap where the ``s d x s d`` brute force is not.  For
+signed-copy tasks every row of Phi has one nonzero entry (+-1), i.e. ``Phi^T`` maps slot ``r`` to
+``+-`` slot ``src(r)``: a signed functional graph.  Each cycle of length ``L`` with sign product
+``sigma`` contributes ``lambda^L - sigma``; slots off the cycles (unused slots and the chains
+leading into cycles) are nilpotent and contribute ``lambda``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from sympy.polys.matrices import DomainMatrix
+
+from theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
+
+__all__ = [
+    "LAMBDA",
+    "phi",
+    "phi_numeric",
+    "characteristic_polynomial",
+    "characteristic_polynomial_closed_form",
+    "characteristic_polynomial_cycles",
+    "characteristic_polynomial_brute_force",
+    "signed_copy_cycles",
+]
+
+LAMBDA = sp.Symbol("lambda")
+
+
+def phi(task: TaskSpec) -> sp.ImmutableMatrix:
+    """Exact Phi: ``Phi[(k-1)d:kd, kd:(k+1)d] = I`` for ``k < s`` and last block row ``F^T``."""
+    s, d = task.s, task.d
+    n = s * d
+    m = sp.zeros(n, n)
+    for k in range(s - 1):
+        for i in range(d):
+            m[k * d + i, (k + 1) * d + i] = 1
+    m[(s - 1) * d :, :] = task.F.T
+    return sp.ImmutableMatrix(m)
+
+
+def phi_numeric(task: TaskSpec) -> np.ndarray:
+    """Phi as a float64 array (same layout as `phi`)."""
+    s, d = task.s, task.d
+    n = s * d
+    m = np.zeros((n, n))
+    m[: n - d, d:] = np.eye(n - d)
+    m[n - d :, :] = task.F_numeric().T
+    return m
+
+
+def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
+    """``det(lambda^s I_d - sum_k lambda^(k-1) F_k^T)`` over Q[lambda] (fraction-free det)."""
+    s, d = task.s, task.d
+    ring = sp.QQ[LAMBDA]
+    F = task.F
+    rows = []
+    for i in range(d):
+        row = []
+        for j in range(d):
+            # entry (i, j) of sum_k lambda^(k-1) F_k^T is sum_k F[(k-1)d + j, i] lambda^(k-1)
+            expr = sum(
+                (F[(k - 1) * d + j, i] * LAMBDA ** (k - 1) for k in range(1, s + 1)),
+                sp.Integer(0),
+            )
+            if i == j:
+                expr = LAMBDA**s - expr
+            else:
+                expr = -expr
+            row.append(ring.from_sympy(expr))
+        rows.append(row)
+    det = DomainMatrix(rows, (d, d), ring).det()
+    return sp.Poly(ring.to_sympy(det), LAMBDA, domain=sp.QQ)
+
+
+def signed_copy_cycles(task: TaskSpec) -> tuple[list[tuple[tuple[int, ...], int]], int]:
+    """Cycles of the signed functional graph of ``Phi^T`` for a signed-copy task.
+
+    ``Phi^T e_r = sign(r) e_src(r)`` with ``src(r) = r + d`` on the shift rows and
+    ``src((s-1)d + j) = choice[j]`` with sign ``sign[j]`` on the composition rows.  Returns
+    ``(cycles, n_nilpotent)``: each cycle as (slots in order, product of signs), and the number
+    of slots on no cycle.  Deterministic: cycles are listed by their smallest slot.
+    """
+    choice, sign = signed_copy_structure(task)
+    s, d = task.s, task.d
+    n = s * d
+    src = [r + d for r in range((s - 1) * d)] + list(choice)
+    sgn = [1] * ((s - 1) * d) + list(sign)
+    state = [0] * n  # 0 unvisited, 1 on the current path, 2 done
+    cycles: list[tuple[tuple[int, ...], int]] = []
+    for start in range(n):
+        path = []
+        r = start
+        while state[r] == 0:
+            state[r] = 1
+            path.append(r)
+            r = src[r]
+        if state[r] == 1:  # closed a new cycle at r
+            cyc = path[path.index(r) :]
+            prod = 1
+            for c in cyc:
+                prod *= sgn[c]
+            k = cyc.index(min(cyc))
+            cycles.append((tuple(cyc[k:] + cyc[:k]), prod))
+        for p in path:
+            state[p] = 2
+    cycles.sort(key=lambda c: c[0][0])
+    on_cycles = sum(len(c) for c, _ in cycles)
+    return cycles, n - on_cycles
+
+
+def characteristic_polynomial_cycles(task: TaskSpec) -> sp.Poly:
+    """``lambda^(#slots off cycles) * prod over cycles (lambda^L - sigma)`` (signed copy only)."""
+    cycles, n_nil = signed_copy_cycles(task)
+    poly = sp.Poly(LAMBDA**n_nil, LAMBDA, domain=sp.QQ)
+    for cyc, sigma in cycles:
+        poly = poly * sp.Poly(LAMBDA ** len(cyc) - sigma, LAMBDA, domain=sp.QQ)
+    return poly
+
+
+def characteristic_polynomial_brute_force(task: TaskSpec) -> sp.Poly:
+    """sympy's ``charpoly`` of the full ``s d x s d`` Phi (slow; the oracle for small tasks)."""
+    p = phi(task).charpoly(LAMBDA)
+    return sp.Poly(p.as_expr(), LAMBDA, domain=sp.QQ)
+
+
+def characteristic_polynomial(task: TaskSpec, method: str = "auto") -> sp.Poly:
+    """``det(lambda I - Phi)`` as a monic ``sympy.Poly`` in `LAMBDA` over QQ.
+
+    ``method``: ``"closed"`` (the ``d x d`` determinant), ``"cycles"`` (signed copy only),
+    ``"brute"`` (sympy on Phi), or ``"auto"`` (cycles for signed-copy tasks, else closed).
+    All agree (property-tested).
+    """
+    if method == "auto":
+        method = "cycles" if is_signed_copy(task) else "closed"
+    if method == "closed":
+        return characteristic_polynomial_closed_form(task)
+    if method == "cycles":
+        return characteristic_polynomial_cycles(task)
+    if method == "brute":
+        return characteristic_polynomial_brute_force(task)
+    raise ValueError(f"unknown method {method!r}; use auto, closed, cycles or brute")
+

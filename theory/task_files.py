@@ -1,0 +1,112 @@
+"""Reading a user task file (TOML or JSON) into a `TaskSpec`.
+
+A task file is one table with the fields
+
+    s = 3                       # positive integer
+    d = 2                       # positive integer
+    F = [[1, 0], ["1/2", 0], [0, 0], [0, 0], [0, 0], [0, "-3/7"]]   # (s d) x d, numbers/fractions
+    ids = [3, 0, 0]             # or the authors' triple instead of F (both: they must agree)
+    name = "my-task"            # optional
+
+Anything else is rejected, so a typo does not silently change the task.  This module must not
+import `theory.tasks` at import time (that module re-exports `load`).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from theory.tasks import TaskSpec
+
+__all__ = ["load", "parse_task_table", "TASK_FILE_FIELDS"]
+
+TASK_FILE_FIELDS = ("s", "d", "F", "ids", "name")
+
+
+def _parse_text(text: str, path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"task file {path}: malformed TOML: {exc}") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"task file {path}: malformed JSON: {exc}") from None
+    # Unknown suffix: accept either format, report both failures.
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_exc:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as toml_exc:
+            raise ValueError(
+                f"task file {path}: neither valid JSON ({json_exc}) nor valid TOML ({toml_exc})"
+            ) from None
+
+
+def parse_task_table(data: Any, where: str = "task") -> TaskSpec:
+    """Build a `TaskSpec` from an already parsed table (see the module docstring)."""
+    from theory.tasks import TaskSpec, from_ids
+
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a table of fields, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(TASK_FILE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; allowed: "
+            f"{', '.join(TASK_FILE_FIELDS)}"
+        )
+    for key in ("s", "d"):
+        if key not in data:
+            raise ValueError(f"{where}: missing field {key!r}")
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: field {key!r} must be a positive integer, got {value!r}")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"{where}: field 'name' must be a string, got {name!r}")
+    ids = data.get("ids")
+    F = data.get("F")
+    if F is None and ids is None:
+        raise ValueError(f"{where}: missing field 'F' (or 'ids'): one of them defines the task")
+    by_ids = None
+    if ids is not None:
+        if not isinstance(ids, list) or len(ids) != 3:
+            raise ValueError(f"{where}: field 'ids' must be a list of three integers, got {ids!r}")
+        by_ids = from_ids(data["s"], data["d"], ids, name=name)
+    if F is None:
+        assert by_ids is not None
+        return by_ids
+    if not isinstance(F, list):
+        raise ValueError(f"{where}: field 'F' must be a list of rows, got {type(F).__name__}")
+    task = TaskSpec(data["s"], data["d"], F, name=name)
+    if by_ids is not None:
+        if not task.same_task(by_ids):
+            raise ValueError(f"{where}: fields 'F' and 'ids' {tuple(ids)} define different tasks")
+        return by_ids
+    return task
+
+
+def load(path: str | Path) -> TaskSpec:
+    """Read a task file (TOML for ``.toml``, JSON for ``.json``, else whichever parses).
+
+    Raises ``ValueError`` naming the problem: missing file, malformed file, missing or unknown
+    fields, text in a number field, a wrong shape of ``F`` or invalid ``ids``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"task file {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"task file {path} is not a regular file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"task file {path}: not UTF-8 text ({exc.reason})") from None
+    return parse_task_table(_parse_text(text, path), where=f"task file {path}")
