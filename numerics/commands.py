@@ -1,9 +1,88 @@
-"""Subcommands of this package for the `emt` CLI (see verify/cli.py)."""
+"""Subcommands of this package for the `emt` CLI (see verify/cli.py): ``emt train``.
+
+    emt train --task NAME|--task-file FILE --out RUN_DIR [--hidden 128] [--seed 1] [--linear]
+              [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
+              [--stop-when-learned] [--quiet]
+    emt train --resume RUN_DIR [--steps N] [--quiet]
+
+Everything is validated (task, hyper-parameters, the output directory, the checkpoint) before
+anything is written; bad input is a ValueError, which the dispatcher reports with exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+__all__ = ["register", "run_train"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands (filled in by the issue that owns them)."""
+    """Add ``emt train``."""
+    p = subparsers.add_parser(
+        "train", help="train one RNN the paper's way and write a run directory",
+        description="Train a bias-free Elman RNN on a variable binding task (Adam 1e-3, batch "
+        "64, clip 1.0, curriculum H = 10..100, test at H = 200) and write RUN_DIR/model.json, "
+        "checkpoint.npz and, when finished, weights.npz.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
+    src.add_argument("--task-file", metavar="FILE", help="a task description file")
+    src.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted (or extend a finished) run from its checkpoint")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (new or empty)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden size N_h (default 128)")
+    p.add_argument("--seed", type=int, default=None, help="seed for everything (default 1)")
+    p.add_argument("--linear", action="store_true", help="linear activation instead of tanh")
+    p.add_argument("--l2", type=float, default=None, help="coupled L2 weight decay (default 0)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="curriculum accuracy threshold in (0, 1) (default 0.96)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 20000)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="steps between checkpoints (default 1000)")
+    p.add_argument("--stop-when-learned", action="store_true",
+                   help="stop once the last curriculum stage passes the threshold")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run_train)
+
+
+_CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
+
+
+def _load_task(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from theory import tasks
+
+    if args.task is not None:
+        return tasks.get(args.task)
+    load = getattr(tasks, "load", None)
+    if load is None:
+        raise ValueError("--task-file is not available: theory.tasks.load is missing")
+    return load(args.task_file)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from numerics.train import TrainConfig, resume_run, train
+
+    quiet = bool(args.quiet)
+    if args.resume is not None:
+        given = [f"--{n.replace('_', '-')}" for n in _CONFIG_OPTIONS
+                 if getattr(args, n) is not None]
+        given += ["--linear"] * args.linear + ["--stop-when-learned"] * args.stop_when_learned
+        given += ["--out"] * (args.out is not None)
+        if given:
+            raise ValueError(f"--resume takes the run's stored configuration; remove "
+                             f"{', '.join(given)} (only --steps may change)")
+        result = resume_run(args.resume, steps=args.steps, progress=not quiet)
+    else:
+        if args.out is None:
+            raise ValueError("--out RUN_DIR is required (or use --resume RUN_DIR)")
+        task = _load_task(args)
+        params = {n: getattr(args, n) for n in (*_CONFIG_OPTIONS, "steps")
+                  if getattr(args, n) is not None}
+        config = TrainConfig(task=task, activation="linear" if args.linear else "tanh",
+                             stop_when_learned=bool(args.stop_when_learned), **params)
+        result = train(config, args.out, progress=not quiet)
+    m = result.metrics
+    print(f"{result.config.task.label}: test accuracy {m['test_accuracy']:.4f} at H = "
+          f"{m['test_horizon']} after {m['steps_done']} steps (final H {m['final_horizon']}, "
+          f"{m['wall_time_s']:.1f} s); run directory {result.run_dir}", file=sys.stdout)
+    return 0

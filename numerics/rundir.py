@@ -1,0 +1,142 @@
+"""The run directory: ``model.json``, ``checkpoint.npz`` and, once finished, ``weights.npz``.
+
+    RUN_DIR/model.json      task (with F), hyper-parameters, seed, library versions, status
+                            ("running" | "interrupted" | "finished"), history, final metrics
+    RUN_DIR/checkpoint.npz  weights + Adam state + step + curriculum stage + data RNG state
+                            (arrays plus one JSON string ``meta``; no pickles)
+    RUN_DIR/weights.npz     `RNNWeights.save_npz`, written only when the run has finished
+
+Every file is written atomically (temporary file + rename), so a killed run never leaves a
+half-written file, and a run that has not finished never looks finished: ``weights.npz`` exists
+only after ``status`` is about to become ``"finished"``, and readers check ``status``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from numerics.weights import RNNWeights, atomic_write_bytes
+
+__all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS", "library_versions",
+           "read_model_json", "write_model_json", "save_checkpoint", "load_checkpoint",
+           "is_run_dir"]
+
+RUN_FORMAT = "emt-run/1"
+MODEL_JSON, CHECKPOINT, WEIGHTS = "model.json", "checkpoint.npz", "weights.npz"
+STATUSES = ("running", "interrupted", "finished")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that determine the numbers (TF only if already imported)."""
+    import sys
+
+    import scipy
+    import sympy
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "scipy": scipy.__version__, "sympy": sympy.__version__}
+    if "tensorflow" in sys.modules:
+        versions["tensorflow"] = sys.modules["tensorflow"].__version__
+    if "keras" in sys.modules:
+        versions["keras"] = sys.modules["keras"].__version__
+    return versions
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / MODEL_JSON).is_file()
+
+
+def read_model_json(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The parsed ``model.json`` of a run directory; ValueError if it is not one of ours."""
+    path = Path(run_dir) / MODEL_JSON
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: not a run directory (no {MODEL_JSON})")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        raise ValueError(f"{path}: not an emt run description (format != {RUN_FORMAT!r})")
+    for key in ("task", "config", "status"):
+        if key not in meta:
+            raise ValueError(f"{path}: missing field {key!r}")
+    if meta["status"] not in STATUSES:
+        raise ValueError(f"{path}: unknown status {meta['status']!r}")
+    return meta
+
+
+def write_model_json(run_dir: str | os.PathLike, meta: dict[str, Any]) -> Path:
+    if meta.get("status") not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}; got {meta.get('status')!r}")
+    text = json.dumps({"format": RUN_FORMAT, **meta}, indent=1, sort_keys=False)
+    return atomic_write_bytes(Path(run_dir) / MODEL_JSON, (text + "\n").encode())
+
+
+def _jsonable_rng_state(state: dict) -> dict:
+    """numpy bit-generator states hold 128-bit integers: store every int as a string."""
+    if isinstance(state, dict):
+        return {k: _jsonable_rng_state(v) for k, v in state.items()}
+    if isinstance(state, bool):
+        return state
+    if isinstance(state, int | np.integer):
+        return {"int": str(int(state))}
+    return state
+
+
+def _rng_state_from_json(state: Any) -> Any:
+    if isinstance(state, dict):
+        if set(state) == {"int"}:
+            return int(state["int"])
+        return {k: _rng_state_from_json(v) for k, v in state.items()}
+    return state
+
+
+def save_checkpoint(run_dir: str | os.PathLike, arrays: dict[str, np.ndarray], step: int,
+                    stage: int, rng: np.random.Generator, history: list[dict],
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write ``checkpoint.npz`` atomically: ``arrays`` (the `RawRNN` state) plus a JSON ``meta``
+    with the step, curriculum stage, the data generator's exact state and the history."""
+    meta = {"step": int(step), "stage": int(stage),
+            "rng": _jsonable_rng_state(rng.bit_generator.state), "history": history,
+            **(extra or {})}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
+    return atomic_write_bytes(Path(run_dir) / CHECKPOINT, buf.getvalue())
+
+
+def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any],
+                                                         np.random.Generator]:
+    """``(arrays, meta, rng)`` from ``checkpoint.npz``; ValueError naming a corrupt file."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: no checkpoint to resume from ({CHECKPOINT} missing)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+        for key in ("step", "stage", "rng", "history"):
+            if key not in meta:
+                raise ValueError(f"meta is missing {key!r}")
+        state = _rng_state_from_json(meta["rng"])
+        bitgen = getattr(np.random, state["bit_generator"])()
+        bitgen.state = state
+        rng = np.random.Generator(bitgen)
+    except Exception as exc:  # zip, npz, JSON and numpy state errors all mean "corrupt"
+        raise ValueError(f"{path}: corrupt checkpoint ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    return arrays, meta, rng
+
+
+def save_final_weights(run_dir: str | os.PathLike, weights: RNNWeights) -> Path:
+    return weights.save_npz(Path(run_dir) / WEIGHTS)

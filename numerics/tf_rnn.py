@@ -1,0 +1,136 @@
+"""The compiled training step: a hand-written recurrence on ``tf.Variable`` matrices + Adam.
+
+Forward (column vectors, Keras time indexing; the same function as the Keras model of
+`numerics.model` and `numerics.simulate.rollout`):
+
+    h(t) = act(W_hh h(t-1) + W_uh u(t)),  h(-1) = 0,  y(t) = W_hy h(t),  t = 0..s+H-1
+
+Loss: ``MSE = mean over (batch, t = s..s+H-1, i) of (y_i(t) - x_i(t))^2`` (output phase only).
+Accuracy: the fraction of output-phase entries with ``sign(y) == sign(x)`` (``>= 0`` is ``+``).
+
+Update, in PyTorch's order (``clip_grad_norm_`` then ``Adam(weight_decay=l2).step()``):
+
+    g <- dMSE/dW;  g <- g * min(1, clip / ||g||_global);  g <- g + l2 * W   (coupled L2, AFTER
+    the clip, as PyTorch's Adam adds weight_decay * p inside its step);
+    m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+    W <- W - lr * (m / (1-b1^k)) / (sqrt(v / (1-b2^k)) + eps)          (PyTorch's Adam, eps 1e-8)
+
+Adam is written out (not ``keras.optimizers.Adam``) so its state is three named tensors per
+matrix that a checkpoint can store and restore exactly, and so the update is PyTorch's (Keras
+puts eps on the un-debiased ``sqrt(v)``).  The step has one ``input_signature`` with a ``None``
+time axis, so it is traced once for every horizon of the curriculum (the recurrence is a
+``tf.while_loop`` through ``tf.scan``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from numerics.weights import RNNWeights
+
+__all__ = ["RawRNN", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
+
+# PyTorch's Adam defaults (the paper trains with torch.optim.Adam).
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+_NAMES = ("W_uh", "W_hh", "W_hy")
+
+
+class RawRNN:
+    """Trainable matrices, Adam state and the compiled step for one RNN of the paper's form."""
+
+    def __init__(self, weights: RNNWeights, s: int, lr: float, clip: float, l2: float) -> None:
+        import tensorflow as tf
+
+        if weights.has_bias:
+            raise ValueError("the training step has no biases; got weights with a bias")
+        self.tf = tf
+        self.s = int(s)
+        self.activation = weights.activation
+        self.d_in, self.d_out = weights.d_in, weights.d_out
+        self.vars = {n: tf.Variable(np.asarray(getattr(weights, n), np.float32), name=n)
+                     for n in _NAMES}
+        self.m = {n: tf.Variable(tf.zeros_like(self.vars[n]), name=f"m_{n}") for n in _NAMES}
+        self.v = {n: tf.Variable(tf.zeros_like(self.vars[n]), name=f"v_{n}") for n in _NAMES}
+        self.k = tf.Variable(0.0, dtype=tf.float32, name="adam_step")
+        self.lr, self.clip, self.l2 = float(lr), float(clip), float(l2)
+        seq = tf.TensorSpec([None, None, self.d_in], tf.float32)
+        tgt = tf.TensorSpec([None, None, self.d_out], tf.float32)
+        self.train_step = tf.function(self._train_step, input_signature=[seq, tgt])
+        self.loss_and_grads = tf.function(self._loss_and_grads, input_signature=[seq, tgt])
+        self.forward = tf.function(self._forward, input_signature=[seq])
+
+    # -- the model ----------------------------------------------------------------------------
+    def _forward(self, u: Any) -> Any:
+        """``y(0..T-1)``, shape ``(B, T, d_out)``, for inputs ``u`` of shape ``(B, T, d_in)``."""
+        tf = self.tf
+        act = tf.tanh if self.activation == "tanh" else tf.identity
+        W_uh, W_hh, W_hy = (self.vars[n] for n in _NAMES)
+        # Input drive for all steps in one matmul, time-major for the scan: (T, B, N_h).
+        drive = tf.einsum("btd,hd->tbh", u, W_uh)
+        h0 = tf.zeros([tf.shape(u)[0], tf.shape(W_hh)[0]], dtype=u.dtype)
+        hs = tf.scan(lambda h, x: act(tf.matmul(h, W_hh, transpose_b=True) + x), drive,
+                     initializer=h0)
+        return tf.einsum("tbh,oh->bto", hs, W_hy)
+
+    def _loss_acc(self, u: Any, target: Any) -> tuple[Any, Any]:
+        tf = self.tf
+        y = self._forward(u)[:, self.s:]
+        loss = tf.reduce_mean(tf.square(y - target))
+        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+        return loss, acc
+
+    def _loss_and_grads(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
+        tf = self.tf
+        with tf.GradientTape() as tape:
+            loss, acc = self._loss_acc(u, target)
+        grads = tape.gradient(loss, [self.vars[n] for n in _NAMES])
+        return loss, acc, dict(zip(_NAMES, grads, strict=True))
+
+    def _train_step(self, u: Any, target: Any) -> tuple[Any, Any]:
+        tf = self.tf
+        loss, acc, grads = self._loss_and_grads(u, target)
+        clipped, _ = tf.clip_by_global_norm([grads[n] for n in _NAMES], self.clip)
+        self.k.assign_add(1.0)
+        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
+        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
+        for n, g in zip(_NAMES, clipped, strict=True):
+            w = self.vars[n]
+            if self.l2:
+                g = g + self.l2 * w  # coupled L2 after the clip (PyTorch's order)
+            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
+            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
+            w.assign_sub(self.lr * (self.m[n] / bc1) / (tf.sqrt(self.v[n] / bc2) + ADAM_EPS))
+        return loss, acc
+
+    # -- state in and out (numpy, for checkpoints) ---------------------------------------------
+    def weights(self, provenance: dict | None = None) -> RNNWeights:
+        return RNNWeights(*(self.vars[n].numpy() for n in _NAMES), activation=self.activation,
+                          provenance=dict(provenance or {}))
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every tensor the step depends on, by name (float32, exact)."""
+        out = {n: self.vars[n].numpy() for n in _NAMES}
+        out.update({f"adam_m_{n}": self.m[n].numpy() for n in _NAMES})
+        out.update({f"adam_v_{n}": self.v[n].numpy() for n in _NAMES})
+        out["adam_step"] = np.asarray(self.k.numpy())
+        return out
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Inverse of `state_arrays`; ValueError naming a missing or mis-shaped entry."""
+        targets = dict(self.vars)
+        targets.update({f"adam_m_{n}": self.m[n] for n in _NAMES})
+        targets.update({f"adam_v_{n}": self.v[n] for n in _NAMES})
+        targets["adam_step"] = self.k
+        for name, var in targets.items():
+            if name not in arrays:
+                raise ValueError(f"checkpoint is missing {name!r}")
+            value = np.asarray(arrays[name])
+            if value.shape != tuple(var.shape):
+                raise ValueError(f"checkpoint entry {name!r} has shape {value.shape}; "
+                                 f"expected {tuple(var.shape)}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"checkpoint entry {name!r} contains NaN or infinite values")
+        for name, var in targets.items():
+            var.assign(np.asarray(arrays[name], dtype=np.float32))
