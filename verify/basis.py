@@ -1,0 +1,265 @@
+"""The privileged basis (SPEC section 5): recover Psi from trained weights and compare Phi_hat
+with what the theory predicts for the same construction.
+
+Construction (grounding ``G``: ``W_uh`` for "input", ``pinv(W_hy)`` for "output"):
+
+    Psi_k = W_hh^(s-k) G   (k = 1..s, the last block is G),   columns normalised,
+    Psi* = pinv(Psi),      Phi_hat = Psi* W_hh Psi.
+
+By construction ``W_hh Psi_(k+1) = Psi_k`` before normalisation, so the un-normalised Phi_hat
+is a block companion matrix: identity blocks on the super-diagonal and a first block column
+``C`` holding the coordinates of ``W_hh^s G``.  For the constructed circuit with input
+grounding (``W_uh = Psi_s``), the raw basis is ``Psi K`` with ``K = [Phi^(s-1) E_s, ..., E_s]``
+(``E_s``: the newest-slot columns), so the prediction is ``P = K^-1 Phi K`` -- a companion form
+similar to Phi, equal to Phi exactly when ``Phi^s = I`` (repeat copy).  Normalising the columns
+by ``D`` turns it into ``D P D^-1``; `diagonal_similarity_error` compares modulo that.
+
+Slot reduction (tasks whose Phi has zero eigenvalues, e.g. T2..T4: slots no output ever reads
+again).  A trained net has no reason to keep those directions, so their Krylov columns collapse
+onto the others and Psi becomes singular.  Our rule, instead of the authors' 0.8-count
+heuristic: let ``r`` be the number of nonzero eigenvalues of Phi (exact, from the theory).
+Project onto the dominant invariant subspace -- the spectral projector ``Pi_Phi`` onto the
+nonzero eigenvalues of Phi, and ``Pi_W`` onto the ``r`` largest-modulus eigenvalues of
+``W_hh`` -- and keep, in Krylov order (newest block first), each slot whose projected theory
+Krylov vector ``Pi_Phi Phi^(s-k) e_(s,i)`` is independent of those already kept.  This keeps
+exactly ``r`` slots (36 of 64 for T2..T4, the authors' count), the kept projected Krylov vectors
+``K_r`` span the nonzero-eigenvalue subspace, ``P = K_r^+ Phi K_r`` is similar to Phi restricted
+there, and for the circuit the construction is still exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.linalg
+
+from numerics.weights import RNNWeights
+from theory.circuit import phi_numeric, spectrum
+from theory.tasks import TaskSpec
+
+__all__ = [
+    "GROUNDINGS",
+    "SlotPlan",
+    "slot_plan",
+    "PrivilegedBasis",
+    "privileged_basis",
+    "dominant_projector",
+    "grounding_matrix",
+    "diagonal_similarity_error",
+    "phi_power_s_is_identity",
+]
+
+GROUNDINGS = ("input", "output")
+_INDEPENDENCE_TOL = 1e-8  # relative residual below which a Krylov vector counts as dependent
+_TINY = 1e-300
+
+
+def dominant_projector(A: np.ndarray, r: int) -> np.ndarray:
+    """Spectral projector of ``A`` onto the invariant subspace of its ``r`` eigenvalues of
+    largest modulus, along the invariant subspace of the others.
+
+    With the ordered complex Schur form ``A = Z [[T11, T12], [0, T22]] Z^H`` (``T11`` holding the
+    ``r`` dominant eigenvalues) and ``X`` solving ``T11 X - X T22 = -T12``, the projector is
+    ``Z [[I, -X], [0, 0]] Z^H``.  ``r = n`` gives the identity.
+    """
+    n = A.shape[0]
+    if r >= n:
+        return np.eye(n)
+    if r <= 0:
+        return np.zeros((n, n))
+    moduli = np.sort(np.abs(np.linalg.eigvals(A)))[::-1]
+    cut = 0.5 * (moduli[r - 1] + moduli[r])
+    T, Z, sdim = scipy.linalg.schur(A.astype(np.complex128), output="complex",
+                                    sort=lambda z: abs(z) > cut)
+    k = int(sdim)
+    if k in (0, n):
+        return np.eye(n) if k == n else np.zeros((n, n))
+    X = scipy.linalg.solve_sylvester(T[:k, :k], -T[k:, k:], -T[:k, k:])
+    top = np.hstack([np.eye(k), -X])
+    proj = Z[:, :k] @ top @ Z.conj().T
+    return np.real(proj) if np.isrealobj(A) else proj
+
+
+@dataclass(frozen=True, eq=False)
+class SlotPlan:
+    """The theory side of the basis for one task (input grounding, slot coordinates).
+
+    ``slots``: kept ``(k, i)`` (block ``k`` 1-based, oldest first; dimension ``i``), in column
+    order; ``projector``: ``Pi_Phi`` (identity when Phi has no zero eigenvalue); ``krylov``:
+    ``K_r`` (``s d x r``); ``prediction``: ``P = K_r^+ Phi K_r`` (un-normalised Phi_hat);
+    ``coords = K_r^+ Pi_Phi`` maps a window ``[x(0); ...; x(s-1)]`` to basis coordinates.
+    """
+
+    task: TaskSpec
+    slots: tuple[tuple[int, int], ...]
+    projector: np.ndarray
+    krylov: np.ndarray
+    prediction: np.ndarray
+    coords: np.ndarray
+    reduced: bool
+
+    @property
+    def rank(self) -> int:
+        return len(self.slots)
+
+    @property
+    def block_starts(self) -> list[int]:
+        """Column index where each block ``k = 2..s`` starts (grid lines for the heatmap)."""
+        out, prev = [], self.slots[0][0] if self.slots else 1
+        for col, (k, _) in enumerate(self.slots):
+            if k != prev:
+                out.append(col)
+                prev = k
+        return out
+
+
+def _greedy_independent(vectors: list[np.ndarray]) -> list[int]:
+    """Indices of the vectors kept when each is kept iff independent of those kept before."""
+    basis: list[np.ndarray] = []
+    kept = []
+    for idx, v in enumerate(vectors):
+        norm = np.linalg.norm(v)
+        if norm < 1e-12:
+            continue
+        res = v / norm
+        for q in basis:  # twice-is-enough Gram-Schmidt
+            res = res - q * (q @ res)
+        for q in basis:
+            res = res - q * (q @ res)
+        if np.linalg.norm(res) > _INDEPENDENCE_TOL:
+            basis.append(res / np.linalg.norm(res))
+            kept.append(idx)
+    return kept
+
+
+@lru_cache(maxsize=64)
+def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
+    s, d, n = task.s, task.d, task.n_slots
+    phi = phi_numeric(task)
+    r = int(spectrum(task).nonzero)
+    reduced = r < n
+    proj = dominant_projector(phi, r) if reduced else np.eye(n)
+    order = [(s - j, i) for j in range(s) for i in range(d)]  # newest block first
+    vecs = []
+    power = np.eye(n)[:, n - d:]  # Phi^j E_s
+    for _ in range(s):
+        vecs.extend(proj @ power[:, i] for i in range(d))
+        power = phi @ power
+    kept_idx = _greedy_independent(vecs)
+    kept = sorted((order[i] for i in kept_idx), key=lambda ki: (ki[0], ki[1]))
+    if len(kept) != r:
+        raise ValueError(f"task {task.label}: slot reduction kept {len(kept)} slots, expected {r}")
+    cols = {order[i]: vecs[i] for i in kept_idx}
+    K = np.column_stack([cols[ki] for ki in kept])
+    K_pinv = np.linalg.pinv(K)
+    prediction = K_pinv @ phi @ K
+    return SlotPlan(task, tuple(kept), proj, K, prediction, K_pinv @ proj, reduced)
+
+
+def slot_plan(task: TaskSpec) -> SlotPlan:
+    """The `SlotPlan` of ``task`` (cached by task)."""
+    return _slot_plan_cached(task)
+
+
+def phi_power_s_is_identity(task: TaskSpec) -> bool:
+    """Whether ``Phi^s = I``: then Phi_hat is the block shift for every grounding (its first
+    block column ``C = K^-1 Phi^s c = K^-1 c = E_s`` for any grounding ``c``)."""
+    phi = phi_numeric(task)
+    return bool(np.allclose(np.linalg.matrix_power(phi, task.s), np.eye(task.n_slots),
+                            atol=1e-12, rtol=0))
+
+
+def grounding_matrix(weights: RNNWeights, ground: str) -> np.ndarray:
+    """``G = W_uh`` (input grounding) or ``G = pinv(W_hy)`` (output grounding), ``N_h x d``."""
+    if ground == "input":
+        return weights.W_uh
+    if ground == "output":
+        return np.linalg.pinv(weights.W_hy)
+    raise ValueError(f"grounding must be one of {', '.join(GROUNDINGS)}; got {ground!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class PrivilegedBasis:
+    """The recovered basis.  ``psi_raw``: projected Krylov columns (``N_h x r``); ``scales``:
+    their norms; ``psi = psi_raw / scales``; ``psi_dual = pinv(psi)``;
+    ``phi_hat = psi_dual W_hh psi``; ``condition``: 2-norm condition number of ``psi``."""
+
+    grounding: str
+    plan: SlotPlan
+    psi_raw: np.ndarray
+    scales: np.ndarray
+    psi: np.ndarray
+    psi_dual: np.ndarray
+    phi_hat: np.ndarray
+    condition: float
+
+    def window_coordinates(self, windows: np.ndarray) -> np.ndarray:
+        """Rows of ``windows`` (``B x s d``) mapped to coordinates in ``psi_raw`` (``B x r``).
+        Exact only for the input grounding (the theory fixes ``K`` there)."""
+        return windows @ self.plan.coords.T
+
+    def decode(self, h: np.ndarray) -> np.ndarray:
+        """Hidden states (``... x N_h``) to projected slot values ``Pi_Phi window``:
+        ``K_r psi_raw^+ h`` (input grounding)."""
+        raw_dual = self.psi_dual / self.scales[:, None]
+        return h @ (self.plan.krylov @ raw_dual).T
+
+
+def privileged_basis(
+    weights: RNNWeights, task: TaskSpec, ground: str = "output", plan: SlotPlan | None = None
+) -> PrivilegedBasis:
+    """Build the privileged basis of ``weights`` for ``task`` (module docstring)."""
+    plan = plan or slot_plan(task)
+    if weights.d_in != task.d or weights.d_out != task.d:
+        raise ValueError(
+            f"weights have d_in={weights.d_in}, d_out={weights.d_out}; task {task.label} has "
+            f"d = {task.d}"
+        )
+    s = task.s
+    W = weights.W_hh
+    G = grounding_matrix(weights, ground)
+    powers = [G]
+    for _ in range(s - 1):
+        powers.append(W @ powers[-1])  # powers[j] = W_hh^j G
+    cols = [powers[s - k][:, i] for (k, i) in plan.slots]
+    psi_raw = np.column_stack(cols)
+    if plan.reduced:
+        psi_raw = dominant_projector(W, plan.rank) @ psi_raw
+    scales = np.linalg.norm(psi_raw, axis=0)
+    scales = np.where(scales > _TINY, scales, 1.0)  # a zero column stays zero (and fails later)
+    psi = psi_raw / scales
+    sv = np.linalg.svd(psi, compute_uv=False)
+    condition = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+    psi_dual = np.linalg.pinv(psi)
+    phi_hat = psi_dual @ W @ psi
+    return PrivilegedBasis(ground, plan, psi_raw, scales, psi, psi_dual, phi_hat, condition)
+
+
+def diagonal_similarity_error(A: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
+    """Distance from ``A`` to ``P`` modulo a positive diagonal similarity ``D A D^-1``.
+
+    Invariants of ``A -> D A D^-1``: the support pattern and every cycle product
+    ``A_{i1 i2} A_{i2 i3} ... A_{ik i1}``.  We fit ``log D`` by least squares on the support of
+    ``P`` (``log|A_ij| + delta_i - delta_j = log|P_ij|``): when ``A`` is diagonally similar to
+    ``P`` the fit is exact; otherwise each cycle's log mismatch is spread evenly over its edges
+    (per edge, the geometric-mean deviation -- for a repeat-copy net ``|lambda| - 1``).
+    Returns ``(max |D A D^-1 - P|, D A D^-1)``; signs and off-support entries count in full.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    P = np.asarray(P, dtype=np.float64)
+    if A.shape != P.shape:
+        raise ValueError(f"Phi_hat has shape {A.shape}, the prediction {P.shape}")
+    rows, cols = np.nonzero(np.abs(P) > 1e-12)
+    n = P.shape[0]
+    if rows.size == 0:
+        return float(np.max(np.abs(A))) if A.size else 0.0, A
+    M = np.zeros((rows.size, n))
+    M[np.arange(rows.size), cols] += 1.0
+    M[np.arange(rows.size), rows] -= 1.0
+    rhs = np.log(np.maximum(np.abs(A[rows, cols]), 1e-12)) - np.log(np.abs(P[rows, cols]))
+    delta = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    expo = np.clip(delta[:, None] - delta[None, :], -50.0, 50.0)  # never overflow to inf
+    scaled = A * np.exp(expo)
+    return float(np.max(np.abs(scaled - P))), scaled

@@ -1,0 +1,322 @@
+"""The checks: each a function of a `Context` returning a frozen `CheckResult`.
+
+A check that does not apply to the subject (for example Markov parameters of a tanh net) is
+returned as skipped (``passed is None``) with the reason in ``detail`` -- never silently passed.
+Which regime each check tests (SPEC section 4): ``generalisation`` and ``trajectory`` drive the
+input phase through the network from ``h(-1) = 0``; ``loaded_state`` starts the output phase
+from ``h(s-1) = Psi x``, the regime the theory's theorem speaks about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from numerics.data import continue_sequence, sign_accuracy
+from numerics.simulate import free_run, rollout
+from numerics.weights import RNNWeights
+from theory.circuit import spectrum
+from theory.tasks import TaskSpec, is_linearly_solvable
+from verify.basis import (
+    PrivilegedBasis,
+    diagonal_similarity_error,
+    phi_power_s_is_identity,
+    privileged_basis,
+)
+from verify.spectra import SpectralComparison, compare_spectra, paper_metric
+
+__all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
+
+_BIG = float(np.finfo(np.float64).max)
+N_BATCHES, BATCH = 10, 64  # the paper's generalisation test: 10 fresh batches of 64
+LOADED_BATCH = 64
+TRAJECTORY_STEPS = 50  # output-phase steps used for the trajectory correlation
+MARKOV_LAGS = 3  # compare lags m = 1 .. MARKOV_LAGS * s
+
+
+@lru_cache(maxsize=64)
+def _solvability(task: TaskSpec):  # type: ignore[no-untyped-def]
+    return is_linearly_solvable(task)  # exact and slow for s = d = 8 (seconds): cache per task
+
+
+def finite(x: float) -> float:
+    """``x`` as a float, with NaN/inf replaced by the largest float (reports never hold NaN)."""
+    x = float(x)
+    return x if np.isfinite(x) else _BIG
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check.  ``passed`` is ``None`` when skipped (then ``value`` is ``None`` and ``detail``
+    says why); ``comparator`` is ``"<="`` or ``">="`` (value against tolerance); ``metrics``
+    holds secondary numbers (all finite)."""
+
+    name: str
+    subject: str
+    value: float | None
+    tolerance: float
+    comparator: str
+    passed: bool | None
+    detail: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "skip" if self.passed is None else ("pass" if self.passed else "fail")
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "subject": self.subject, "status": self.status,
+                "value": self.value, "tolerance": self.tolerance, "comparator": self.comparator,
+                "passed": self.passed, "detail": self.detail, "metrics": dict(self.metrics)}
+
+
+@dataclass(eq=False)
+class Context:
+    """Everything the checks read; expensive pieces are computed once, on first use."""
+
+    weights: RNNWeights
+    task: TaskSpec
+    tolerances: Mapping[str, float]
+    subject: str = "weights"
+    ground: str = "output"
+    seed: int = 0
+    horizon: int = 200
+
+    def result(self, name: str, value: float, comparator: str, detail: str = "",
+               metrics: Mapping[str, float] | None = None, tol_name: str | None = None
+               ) -> CheckResult:
+        tol = float(self.tolerances[tol_name or name])
+        value = finite(value)
+        passed = value <= tol if comparator == "<=" else value >= tol
+        clean = {k: finite(v) for k, v in (metrics or {}).items()}
+        return CheckResult(name, self.subject, value, tol, comparator, bool(passed), detail, clean)
+
+    def skipped(self, name: str, comparator: str, reason: str) -> CheckResult:
+        return CheckResult(name, self.subject, None, float(self.tolerances[name]), comparator,
+                           None, reason)
+
+    @cached_property
+    def theory_eigs(self) -> np.ndarray:
+        return spectrum(self.task).numeric
+
+    @cached_property
+    def trained_eigs(self) -> np.ndarray:
+        return np.linalg.eigvals(self.weights.W_hh)
+
+    @cached_property
+    def spectral(self) -> SpectralComparison:
+        return compare_spectra(self.theory_eigs, self.trained_eigs,
+                               self.tolerances["spectrum.threshold"])
+
+    @cached_property
+    def paper(self) -> float | None:
+        return paper_metric(self.theory_eigs, self.trained_eigs)
+
+    @cached_property
+    def basis(self) -> PrivilegedBasis:
+        return privileged_basis(self.weights, self.task, self.ground)
+
+    @cached_property
+    def input_basis(self) -> PrivilegedBasis:
+        """The state checks use the input grounding: the theory pins ``W_uh = Psi_s`` exactly,
+        so the raw basis is ``Psi K_r`` with ``K_r`` known from the task alone (the output
+        grounding fixes Psi only up to ``Psi^T Psi``)."""
+        return self.basis if self.ground == "input" else privileged_basis(
+            self.weights, self.task, "input")
+
+    @cached_property
+    def solvable(self):  # type: ignore[no-untyped-def]
+        return _solvability(self.task)
+
+    @cached_property
+    def driven(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(inputs, targets, outputs)`` for the seeded generalisation batches, plus the hidden
+        states of the first batch kept for the trajectory (``self.driven_h``)."""
+        # Same distribution as numerics.data.make_batch, but targets kept in float64: tasks
+        # with growing solutions (fibonacci-2) overflow float32 long before H = 200.
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 200]))
+        s, d, B = self.task.s, self.task.d, N_BATCHES * BATCH
+        window = rng.choice(np.array([-1.0, 1.0]), size=(B, s, d))
+        inputs = np.concatenate([window, np.zeros((B, self.horizon, d))], axis=1)
+        targets = continue_sequence(self.task, window, self.horizon)
+        h, y = rollout(self.weights, inputs)
+        self.driven_h = h[:BATCH, : s + min(self.horizon, TRAJECTORY_STEPS)]
+        return inputs, targets, y[:, s:]
+
+
+def check_no_bias(ctx: Context) -> CheckResult:
+    """max |b| over the hidden and readout biases must be 0 (h = 0 is then a fixed point)."""
+    w = ctx.weights
+    biggest = max((float(np.max(np.abs(b))) for b in (w.b_h, w.b_y) if b is not None),
+                  default=0.0)
+    detail = "no bias" if biggest == 0 else (
+        "nonzero bias: h = 0 is not a fixed point, the theory's linearisation does not apply")
+    return ctx.result("no_bias", biggest, "<=", detail)
+
+
+def check_spectrum_count(ctx: Context) -> CheckResult:
+    """|#{|lambda| > thr in Phi} - #{|lambda| > thr in W_hh}|."""
+    c = ctx.spectral
+    return ctx.result("spectrum.count", c.count_mismatch, "<=",
+                      f"theory {c.n_theory}, trained {c.n_trained} eigenvalues with "
+                      f"|lambda| > {c.threshold:g}",
+                      {"n_theory": c.n_theory, "n_trained": c.n_trained})
+
+
+_NO_PAIRS = "no eigenvalue pairs above |lambda| = {:g} to compare (see spectrum.count)"
+
+
+def check_spectrum_phase(ctx: Context) -> CheckResult:
+    """Max wrapped angle over the optimal matching (radians)."""
+    c = ctx.spectral
+    if not c.matching:
+        return ctx.skipped("spectrum.phase", "<=", _NO_PAIRS.format(c.threshold))
+    return ctx.result("spectrum.phase", c.phase_error_max, "<=",
+                      f"max over {len(c.matching)} matched pairs (mean {c.phase_error_mean:.2g} "
+                      "rad)", {"mean": c.phase_error_mean, "pairs": len(c.matching)})
+
+
+def check_spectrum_modulus(ctx: Context) -> CheckResult:
+    """Max modulus difference over the optimal matching."""
+    c = ctx.spectral
+    if not c.matching:
+        return ctx.skipped("spectrum.modulus", "<=", _NO_PAIRS.format(c.threshold))
+    return ctx.result("spectrum.modulus", c.modulus_error_max, "<=",
+                      f"max over {len(c.matching)} matched pairs (mean "
+                      f"{c.modulus_error_mean:.2g})", {"mean": c.modulus_error_mean})
+
+
+def check_phi_hat(ctx: Context) -> CheckResult:
+    """Phi_hat against the prediction for the grounding, modulo the diagonal similarity that
+    column normalisation introduces (`diagonal_similarity_error`).  With output grounding and
+    ``Phi^s != I`` the entries depend on the network's unknown ``Psi^T Psi``; only the spectrum
+    is predicted then, so the value is the worst of the matched phase and modulus errors and
+    the count mismatch between the eigenvalues of Phi_hat and of the prediction."""
+    b = ctx.basis
+    plan = b.plan
+    metrics = {"condition": b.condition, "slots": plan.rank}
+    note = f"{plan.rank} slots" + (" (reduced)" if plan.reduced else "") + \
+        f", cond(Psi) {b.condition:.3g}, {ctx.ground} grounding"
+    if ctx.ground == "input" or phi_power_s_is_identity(ctx.task):
+        err, _ = diagonal_similarity_error(b.phi_hat, plan.prediction)
+        return ctx.result("phi_hat", err, "<=",
+                          f"max entry error modulo diagonal similarity; {note}", metrics)
+    c = compare_spectra(np.linalg.eigvals(plan.prediction), np.linalg.eigvals(b.phi_hat),
+                        ctx.tolerances["spectrum.threshold"])
+    value = max(c.phase_error_max, c.modulus_error_max, float(c.count_mismatch))
+    return ctx.result("phi_hat", value, "<=",
+                      f"spectrum only (entries depend on Psi^T Psi for this grounding): "
+                      f"{c.n_theory} vs {c.n_trained} eigenvalues; {note}", metrics)
+
+
+def check_generalisation(ctx: Context) -> CheckResult:
+    """Sign accuracy at horizon H on seeded fresh batches, input phase driven through the net."""
+    _, targets, y = ctx.driven
+    acc = sign_accuracy(y, targets)
+    err = np.max(np.abs(y - targets) / np.maximum(1.0, np.abs(targets)))
+    detail = f"{N_BATCHES} x {BATCH} sequences, H = {ctx.horizon}, driven from h(-1) = 0"
+    if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
+        detail += "; task not linearly solvable, so a linear net cannot pass (SPEC 4)"
+    return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
+
+
+def check_loaded_state(ctx: Context) -> CheckResult:
+    """Load ``h(s-1) = Psi x`` (the recovered input-grounded basis, ``psi_raw K_r^+ Pi_Phi x``),
+    run the network's own zero-input dynamics for H steps, compare with the task."""
+    b = ctx.input_basis
+    rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 1]))
+    s, d = ctx.task.s, ctx.task.d
+    window = rng.choice(np.array([-1.0, 1.0]), size=(LOADED_BATCH, s, d))
+    h0 = b.window_coordinates(window.reshape(LOADED_BATCH, s * d)) @ b.psi_raw.T
+    _, y = free_run(ctx.weights, h0, ctx.horizon)
+    target = continue_sequence(ctx.task, window, ctx.horizon)
+    acc = sign_accuracy(y, target)
+    err = np.max(np.abs(y - target) / np.maximum(1.0, np.abs(target)))
+    return ctx.result("loaded_state", acc, ">=",
+                      f"sign accuracy over H = {ctx.horizon} from h(s-1) = Psi x (input-grounded "
+                      f"basis); max rel. error {finite(err):.3g}", {"max_rel_error": err})
+
+
+def check_trajectory(ctx: Context) -> CheckResult:
+    """Decode the driven hidden states to slots, ``Pi_Phi window(t) ~ K_r psi_raw^+ h(t)``, and
+    correlate each slot with the true window over the batch and the first output steps; the
+    value is the smallest per-slot correlation (the paper's Figure 3 claim)."""
+    if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
+        return ctx.skipped("trajectory", ">=",
+                           "driven regime: a linear net cannot solve this task from h = 0, "
+                           "so its trajectory is not predicted (see loaded_state)")
+    inputs, targets, _ = ctx.driven
+    h = ctx.driven_h
+    s, n = ctx.task.s, ctx.task.n_slots
+    steps = h.shape[1] - s + 1  # t = s-1 .. s-1+steps-1
+    x = np.concatenate([inputs[:BATCH, :s], targets[:BATCH]], axis=1).astype(np.float64)
+    times = range(s - 1, s - 1 + steps)
+    truth = np.stack([x[:, t - s + 1: t + 1].reshape(BATCH, n) for t in times], axis=1)
+    truth = truth @ ctx.input_basis.plan.projector.T
+    decoded = ctx.input_basis.decode(h[:, s - 1:])
+    truth = truth.reshape(-1, n)
+    decoded = decoded.reshape(-1, n)
+    corrs = []
+    for j in range(n):
+        a, b = truth[:, j] - truth[:, j].mean(), decoded[:, j] - decoded[:, j].mean()
+        if np.linalg.norm(a) < 1e-9:
+            continue  # a slot the projection empties carries no signal
+        nb = np.linalg.norm(b)
+        corrs.append(float(a @ b / (np.linalg.norm(a) * nb)) if nb > 0 else 0.0)
+    worst = min(corrs) if corrs else 0.0
+    return ctx.result("trajectory", worst, ">=",
+                      f"min over {len(corrs)} slots, {steps} steps x {BATCH} sequences",
+                      {"mean": float(np.mean(corrs)) if corrs else 0.0})
+
+
+def task_impulse_response(task: TaskSpec, max_lag: int) -> np.ndarray:
+    """``K(m)``, ``m = 1..max_lag`` (shape ``(max_lag, d, d)``): the output at ``t = s-1+m`` for a
+    unit impulse at ``tau = s-1``; for a linearly solvable task every ``(t, tau)`` pair with
+    ``t - tau = m`` gives the same matrix."""
+    s, d = task.s, task.d
+    window = np.zeros((d, s, d))
+    window[np.arange(d), s - 1, np.arange(d)] = 1.0
+    cont = continue_sequence(task, window, max_lag)  # (d impulses, max_lag, d outputs)
+    return np.transpose(cont, (1, 2, 0))
+
+
+def check_markov(ctx: Context) -> CheckResult:
+    """Linear nets on linearly solvable tasks: ``M(m) = W_hy W_hh^m W_uh`` against ``K(m)``,
+    ``max_m max|M(m) - K(m)| / max(1, max|K(m)|)`` for ``m = 1..3s``."""
+    if ctx.weights.activation != "linear":
+        return ctx.skipped("markov", "<=", "tanh network: Markov parameters describe only its "
+                           "linearisation at h = 0, which the theory does not pin down")
+    if not ctx.solvable.solvable:
+        return ctx.skipped("markov", "<=", f"task not linearly solvable: {ctx.solvable.reason}")
+    w = ctx.weights
+    lags = MARKOV_LAGS * ctx.task.s
+    K = task_impulse_response(ctx.task, lags)
+    v = w.W_uh
+    worst = 0.0
+    for m in range(1, lags + 1):
+        v = w.W_hh @ v
+        M = w.W_hy @ v
+        worst = max(worst, float(np.max(np.abs(M - K[m - 1]))) / max(1.0, float(np.max(np.abs(
+            K[m - 1])))))
+    return ctx.result("markov", worst, "<=", f"lags m = 1..{lags}")
+
+
+CHECKS: dict[str, Callable[[Context], CheckResult]] = {
+    "no_bias": check_no_bias,
+    "spectrum.count": check_spectrum_count,
+    "spectrum.phase": check_spectrum_phase,
+    "spectrum.modulus": check_spectrum_modulus,
+    "phi_hat": check_phi_hat,
+    "generalisation": check_generalisation,
+    "loaded_state": check_loaded_state,
+    "trajectory": check_trajectory,
+    "markov": check_markov,
+}
+
+
+def run_checks(ctx: Context) -> list[CheckResult]:
+    """All checks, in `CHECKS` order."""
+    return [fn(ctx) for fn in CHECKS.values()]
