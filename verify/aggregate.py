@@ -58,7 +58,7 @@ for _t in ("T1", "T2", "T3", "T4"):
 _PAPER_ERROR_KEYS = ("paper_spectral_error", "paper_metric", "spectral_error_paper")
 _MATCHED_ERROR_KEYS = ("matched_phase_error", "phase_error")
 _MODULUS_ERROR_KEYS = ("modulus_error", "matched_modulus_error")
-_ACCURACY_KEYS = ("accuracy_h200", "accuracy")
+_ACCURACY_KEYS = ("accuracy_h200", "test_accuracy", "accuracy")
 _COUNT_KEYS = (("count_trained", "count_theory"), ("n_trained", "n_theory"))
 
 

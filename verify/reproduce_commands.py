@@ -1,9 +1,128 @@
-"""Subcommands of this package for the `emt` CLI (see verify/cli.py)."""
+"""`emt sweep` and `emt reproduce {table1,figures,input-phase}` (see verify/cli.py).
+
+Every command validates its input (config, profile, scheduler reachability) before it writes
+anything; bad input is a ``ValueError`` that the dispatcher turns into exit status 2.  Exit
+status 1 means the work ran but is incomplete (a failed or unfinished job).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="submit to an existing Dask scheduler (e.g. tcp://host:8786) instead "
+                        "of starting a LocalCluster")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="LocalCluster worker processes (default: one per core)")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from verify.sweep import run_sweep
+    from verify.sweep_config import load_sweep_config
+
+    config = load_sweep_config(args.config)
+    out = Path(args.out) if args.out else Path("sweeps") / config.name
+    summary = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers)
+    print(f"sweep {config.name!r}: {summary.line()}; records under {out / 'runs'}")
+    for record in summary.records:
+        if record.get("status") == "failed":
+            print(f"  failed {record['key']}: {record.get('error', '')}", file=sys.stderr)
+    return 0 if summary.complete else 1
+
+
+def _cmd_table1(args: argparse.Namespace) -> int:
+    from verify.reproduce import load_profile, table1
+
+    load_profile(args.profile)  # validate before anything runs or is written
+    out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
+    doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
+                 run=not args.aggregate_only)
+    print((out / "table1.md").read_text(encoding="utf-8"))
+    print(f"wrote {out / 'table1.md'} and {out / 'table1.json'}"
+          + ("" if doc["complete"] else f"  (PARTIAL: {doc['n_done']}/{doc['n_jobs']} done)"))
+    return 0 if doc["complete"] else 1
+
+
+def _cmd_input_phase(args: argparse.Namespace) -> int:
+    from verify.input_phase import input_phase, input_phase_configs
+
+    input_phase_configs(args.profile)  # validate first
+    out = (Path(args.out) if args.out
+           else Path("results") / f"table1-{args.profile}" / "input-phase")
+    doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
+                      run=not args.aggregate_only)
+    print((out / "input_phase.md").read_text(encoding="utf-8"))
+    return 0 if doc["complete"] and doc["all_agree"] else 1
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from verify.reproduce_figures import reproduce_figures
+
+    sweep = Path(args.sweep) if args.sweep else Path("results") / "table1-quick"
+    out = Path(args.out) if args.out else sweep / "figures"
+    written = reproduce_figures(sweep, out, second_task=args.task)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands (filled in by the issue that owns them)."""
+    """Add `emt sweep` and `emt reproduce`."""
+    p = subparsers.add_parser(
+        "sweep", help="run a grid of training + verification jobs on Dask",
+        description="Run every job of a sweep TOML (grid: task, hidden, l2, threshold, seed; "
+                    "fixed: steps, activation, ground, ...).  Finished jobs are never retrained; "
+                    "a killed sweep resumes; failed jobs are recorded and the sweep goes on.")
+    p.add_argument("config", help="sweep TOML file")
+    p.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name>)")
+    _add_cluster_options(p)
+    p.set_defaults(func=_cmd_sweep)
+
+    r = subparsers.add_parser("reproduce", help="reproduce the paper's Table 1, figures and the "
+                              "input-phase finding")
+    sub = r.add_subparsers(dest="what", metavar="WHAT")
+    sub.required = True
+    t = sub.add_parser("table1", help="sweep a profile and write our Table 1 beside the paper's")
+    t.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    t.add_argument("--out", default=None, help="output directory (default: results/table1-"
+                   "<profile>)")
+    t.add_argument("--aggregate-only", action="store_true",
+                   help="train nothing; aggregate the records already there (a partial table "
+                        "is labelled PARTIAL)")
+    _add_cluster_options(t)
+    t.set_defaults(func=_cmd_table1)
+
+    i = sub.add_parser("input-phase", help="linear vs tanh RNNs on a linearly solvable task and "
+                       "one that is not")
+    i.add_argument("--profile", default="quick", choices=("quick", "paper"),
+                   help="quick: repeat-copy-4 / staggered-4; paper: T1 / T2")
+    i.add_argument("--out", default=None,
+                   help="output directory (default: results/table1-<profile>/input-phase)")
+    i.add_argument("--aggregate-only", action="store_true", help="train nothing")
+    _add_cluster_options(i)
+    i.set_defaults(func=_cmd_input_phase)
+
+    f = sub.add_parser("figures", help="eigenvalue plane, Phi_hat heatmaps and the hidden state "
+                       "in the privileged basis, from trained runs of a sweep")
+    f.add_argument("--sweep", default=None,
+                   help="sweep directory with finished runs (default: results/table1-quick)")
+    f.add_argument("--out", default=None, help="figure directory (default: <sweep>/figures)")
+    f.add_argument("--task", default=None, choices=("T2", "T3", "T4"),
+                   help="the second task (default: the first of T2..T4 with a finished run)")
+    f.set_defaults(func=_cmd_figures)

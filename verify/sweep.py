@@ -100,7 +100,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     if n < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
     cluster = distributed.LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR, env=dict(THREAD_ENV),
     )
     try:

@@ -17,6 +17,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
@@ -135,12 +136,16 @@ def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     Returns the fields to merge into the record (training metrics, verify summary).
     """
     from numerics.train import train  # imports TensorFlow: only on workers
-    from verify.api import verify_weights
 
     task = job_task(job)
     config = train_config(job)
     run_dir = job_dir / "run"
-    result = train(config, out_dir=run_dir, progress=False, resume=run_dir.exists())
+    resumable = (run_dir / "model.json").is_file()
+    if run_dir.exists() and not resumable:
+        shutil.rmtree(run_dir)  # killed before the run directory was initialised: start over
+    result = train(config, out_dir=run_dir, progress=False, resume=resumable)
+    from verify.api import verify_weights  # after training: a finished run is kept regardless
+
     report = verify_weights(result.weights, task, ground=job["ground"], seed=job["verify_seed"],
                             horizon=job["verify_horizon"])
     report_json = report.to_json()
