@@ -1,0 +1,158 @@
+"""Library entry points: `verify_weights` (weights + task -> `Report`) and `assert_emt` (for
+users' own pytest suites).  Both validate their input and raise ``ValueError`` naming it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from numerics.weights import RNNWeights
+from theory.tasks import TaskSpec
+from theory.tasks import get as get_task
+from verify.basis import GROUNDINGS
+from verify.checks import Context, run_checks
+from verify.report import Report
+from verify.spectra import PAPER_THRESHOLD
+from verify.tolerances import resolve
+
+__all__ = ["verify_weights", "verify_subject", "assert_emt", "versions"]
+
+TRAJECTORY_PLOT_STEPS = 3  # output-phase length of the Figure 3 plot, in multiples of s
+
+
+def versions() -> dict[str, str]:
+    import platform
+
+    import pandas
+    import scipy
+    import sympy
+
+    try:
+        from importlib.metadata import version
+
+        emt = version("emt-suite")
+    except Exception:  # not installed (running from a checkout)
+        emt = "unknown"
+    return {"emt": emt, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "sympy": sympy.__version__,
+            "pandas": pandas.__version__}
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def verify_weights(
+    weights: RNNWeights,
+    task: TaskSpec,
+    *,
+    ground: str = "output",
+    tolerances: Mapping[str, float] | None = None,
+    seed: int = 0,
+    horizon: int = 200,
+    subject: str = "weights",
+    subject_sha256: str | None = None,
+    convention: str | None = None,
+) -> Report:
+    """Run every check of `verify.checks` on ``weights`` against ``task``.
+
+    ``ground``: "input" (G = W_uh) or "output" (G = pinv(W_hy)) for the privileged basis;
+    ``tolerances``: overrides by name (`verify.tolerances`); ``seed`` seeds every batch;
+    ``horizon``: output-phase length H of the generalisation and loaded-state checks.
+    """
+    if not isinstance(weights, RNNWeights):
+        raise ValueError(f"weights must be RNNWeights; got {type(weights).__name__}")
+    if not isinstance(task, TaskSpec):
+        raise ValueError(f"task must be a TaskSpec; got {type(task).__name__}")
+    if ground not in GROUNDINGS:
+        raise ValueError(f"grounding must be one of {', '.join(GROUNDINGS)}; got {ground!r}")
+    if weights.d_in != task.d or weights.d_out != task.d:
+        raise ValueError(f"{subject}: weights have d_in = {weights.d_in}, d_out = "
+                         f"{weights.d_out} but task {task.label} has d = {task.d}")
+    seed = _check_int("seed", seed, 0)
+    horizon = _check_int("horizon", horizon, 1)
+    tols = resolve(tolerances)
+    ctx = Context(weights, task, tols, subject=subject, ground=ground, seed=seed,
+                  horizon=horizon)
+    checks = run_checks(ctx)
+
+    spectral = ctx.spectral.to_json()
+    spectral.update(paper_metric=ctx.paper, paper_threshold=PAPER_THRESHOLD)
+    basis = ctx.basis
+    metrics = {
+        "spectrum": spectral,
+        "accuracy_h200": next(c.value for c in checks if c.name == "generalisation"),
+        "loaded_state_accuracy": next(c.value for c in checks if c.name == "loaded_state"),
+        "psi_condition": basis.condition,
+        "slots": basis.plan.rank,
+        "passed": all(c.passed is not False for c in checks),
+    }
+    metadata = {
+        "subject": subject,
+        "subject_sha256": subject_sha256,
+        "convention": convention,
+        "task": task.to_json(),
+        "task_label": task.label,
+        "grounding": ground,
+        "seed": seed,
+        "horizon": horizon,
+        "n_hidden": weights.n_hidden,
+        "activation": weights.activation,
+        "tolerances": tols,
+        "versions": versions(),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    s = task.s
+    h = ctx.driven_h[0, : s + TRAJECTORY_PLOT_STEPS * s]
+    artifacts = {
+        "theory_eigs": ctx.theory_eigs,
+        "trained_eigs": ctx.trained_eigs,
+        "threshold": tols["spectrum.threshold"],
+        "phi_hat": basis.phi_hat,
+        "block_starts": basis.plan.block_starts,
+        "trajectory": h @ basis.psi_dual.T,
+        "s": s,
+    }
+    return Report(checks, metadata, metrics, artifacts)
+
+
+def verify_subject(path: str | os.PathLike, task: TaskSpec | str | None = None,
+                   **kwargs: Any) -> Report:
+    """Load a subject file or run directory (`verify.subject.load_subject`) and verify it;
+    ``task`` may be a registered name; a run directory supplies its own task otherwise."""
+    from verify.subject import load_subject
+
+    spec = get_task(task) if isinstance(task, str) else task
+    subj = load_subject(path, spec)
+    if subj.task is None:
+        raise ValueError(f"{path}: no task given and the subject does not name one")
+    return verify_weights(subj.weights, subj.task, subject=str(subj.path),
+                          subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
+
+
+def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
+               ground: str = "output", seed: int = 0, horizon: int = 200,
+               **tolerances: float) -> Report:
+    """Verify ``subject`` (weights or a path) against ``task`` and raise ``AssertionError``
+    whose message is the report table when any check fails; returns the report otherwise.
+
+    Tolerances are keyword arguments with ``_`` for ``.``: ``spectrum_phase=0.01``.
+    """
+    tols = {name.replace("_", ".") if name.startswith("spectrum_") else name: value
+            for name, value in tolerances.items()}
+    spec = get_task(task) if isinstance(task, str) else task
+    if isinstance(subject, RNNWeights):
+        report = verify_weights(subject, spec, ground=ground, tolerances=tols, seed=seed,
+                                horizon=horizon)
+    else:
+        report = verify_subject(subject, spec, ground=ground, tolerances=tols, seed=seed,
+                                horizon=horizon)
+    if not report.passed:
+        raise AssertionError(report.summary_line() + "\n" + report.table())
+    return report

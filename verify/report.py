@@ -1,0 +1,184 @@
+"""`Report`: the checks of one subject plus metadata, rendered for people and machines.
+
+JSON schema ``emt.report/1`` (stable; the sweep reads it)::
+
+    {"schema": "emt.report/1",
+     "metadata": {subject, subject_sha256, convention, task, task_label, grounding, seed,
+                  horizon, n_hidden, activation, tolerances, versions, date},
+     "checks": [{name, subject, status, value, tolerance, comparator, passed, detail, metrics}],
+     "metrics": {"spectrum": {threshold, n_theory, n_trained, count_mismatch, phase_error_max,
+                              phase_error_mean, modulus_error_max, modulus_error_mean,
+                              paper_metric (null = the paper's "---"), paper_threshold},
+                 "accuracy_h200", "loaded_state_accuracy", "psi_condition", "slots",
+                 "passed"}}
+
+No NaN anywhere (``json.dumps(..., allow_nan=False)``); a skipped check has ``value`` null.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from numerics.weights import atomic_write_bytes
+from verify.checks import CheckResult
+
+__all__ = ["Report", "SCHEMA", "FORMATS"]
+
+SCHEMA = "emt.report/1"
+FORMATS = ("md", "json", "html")
+FIGURES = ("eigenvalues", "phi_hat", "trajectory")
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+@dataclass(eq=False)
+class Report:
+    """Checks of one subject, metadata, summary metrics and (not serialised) figure data."""
+
+    checks: list[CheckResult]
+    metadata: dict[str, Any]
+    metrics: dict[str, Any]
+    artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- verdict -------------------------------------------------------------------------------
+    @property
+    def passed(self) -> bool:
+        """True when no check failed (skipped checks do not fail a report)."""
+        return all(c.passed is not False for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.passed is False]
+
+    def check(self, name: str) -> CheckResult:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    # -- renderings ------------------------------------------------------------------------------
+    def to_dataframe(self):  # type: ignore[no-untyped-def]
+        import pandas as pd
+
+        rows = [{"check": c.name, "status": c.status, "value": c.value,
+                 "comparator": c.comparator, "tolerance": c.tolerance, "detail": c.detail}
+                for c in self.checks]
+        return pd.DataFrame(rows, columns=["check", "status", "value", "comparator",
+                                           "tolerance", "detail"])
+
+    def table(self) -> str:
+        """The checks as a Markdown table (tabulate, GitHub style)."""
+        from tabulate import tabulate
+
+        rows = [[c.name, c.status.upper(), "-" if c.value is None else f"{c.value:.4g}",
+                 f"{c.comparator} {c.tolerance:g}", c.detail] for c in self.checks]
+        return tabulate(rows, headers=["check", "status", "value", "bound", "detail"],
+                        tablefmt="github")
+
+    def summary_line(self) -> str:
+        m = self.metadata
+        verdict = "PASS" if self.passed else f"FAIL ({len(self.failed)} failed)"
+        return (f"{m['subject']} vs {m['task_label']} ({m['grounding']} grounding, "
+                f"N_h = {m['n_hidden']}, {m['activation']}): {verdict}")
+
+    def to_markdown(self) -> str:
+        sp = self.metrics.get("spectrum", {})
+        pm = sp.get("paper_metric")
+        lines = [f"# EMT verification: {self.metadata['subject']}", "",
+                 self.summary_line(), "", self.table(), "",
+                 f"- paper's spectral metric (|lambda| > {sp.get('paper_threshold', 0.9)}): "
+                 f"{'---' if pm is None else f'{pm:.4g} rad'}",
+                 f"- accuracy at H = {self.metadata['horizon']}: "
+                 f"{self.metrics.get('accuracy_h200')}",
+                 f"- subject sha256: `{self.metadata['subject_sha256']}`",
+                 f"- date: {self.metadata['date']}", ""]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return _clean({"schema": SCHEMA, "metadata": self.metadata,
+                       "checks": [c.to_json() for c in self.checks],
+                       "metrics": self.metrics})
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2, allow_nan=False, sort_keys=False) + "\n"
+
+    def figures(self) -> dict[str, bytes]:
+        """PNG bytes of the three figures (empty when the report carries no figure data)."""
+        from verify import plots
+
+        a = self.artifacts
+        if not a:
+            return {}
+        label = self.metadata["task_label"]
+        return {
+            "eigenvalues": plots.eigenvalue_figure(a["theory_eigs"], a["trained_eigs"],
+                                                   a["threshold"], f"eigenvalues: {label}"),
+            "phi_hat": plots.phi_hat_figure(a["phi_hat"], a["block_starts"],
+                                            f"Phi_hat ({self.metadata['grounding']} grounding)"),
+            "trajectory": plots.trajectory_figure(a["trajectory"], a["s"], a["block_starts"],
+                                                  "Psi* h(t), one sequence"),
+        }
+
+    def to_html(self, figures: dict[str, bytes] | None = None) -> str:
+        """One self-contained page: verdict, table, metadata, figures as data: URIs."""
+        figures = self.figures() if figures is None else figures
+        df = self.to_dataframe()
+        imgs = "\n".join(
+            f'<figure><img alt="{name}" src="data:image/png;base64,'
+            f'{base64.b64encode(png).decode("ascii")}"><figcaption>{name}</figcaption></figure>'
+            for name, png in figures.items())
+        colour = "#2a7a2a" if self.passed else "#b22222"
+        meta = html.escape(json.dumps(_clean(self.metadata), indent=2))
+        return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>EMT verification: {html.escape(
+            str(self.metadata['subject']))}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:90%}}
+figure{{display:inline-block;margin:1em}}pre{{background:#f6f6f6;padding:1em;font-size:80%}}
+</style></head><body>
+<h1>EMT verification</h1>
+<p style="color:{colour};font-weight:bold">{html.escape(self.summary_line())}</p>
+{df.to_html(index=False, na_rep="-", escape=True)}
+<h2>Figures</h2>
+{imgs}
+<h2>Metrics</h2><pre>{html.escape(json.dumps(_clean(self.metrics), indent=2))}</pre>
+<h2>Metadata</h2><pre>{meta}</pre>
+</body></html>
+"""
+
+    def write(self, out_dir: str | os.PathLike, stem: str, fmt: str = "md") -> list[Path]:
+        """Write ``stem.report.{fmt}`` and the figures as ``stem.{figure}.png`` into
+        ``out_dir``; returns the paths written (each file written atomically)."""
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        out = Path(out_dir)
+        figures = self.figures()
+        text = {"md": self.to_markdown, "json": self.to_json_text,
+                "html": lambda: self.to_html(figures)}[fmt]()
+        written = [atomic_write_bytes(out / f"{stem}.report.{fmt}", text.encode("utf-8"))]
+        for name, png in figures.items():
+            written.append(atomic_write_bytes(out / f"{stem}.{name}.png", png))
+        return written

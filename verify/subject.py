@@ -1,0 +1,191 @@
+"""Load a verification subject into `RNNWeights` (and its task, when the subject names one).
+
+Accepted subjects:
+
+* a run directory from ``emt train`` (``model.json`` + ``weights.npz``; the task comes from
+  ``model.json``), read by `numerics.train.load_run`;
+* an ``.npz`` of named matrices, read with ``allow_pickle=False``, in one of three conventions:
+
+  ======== ================== ================== ================== ==========================
+  names     W_uh               W_hh               W_hy               biases
+  ======== ================== ================== ================== ==========================
+  ours      ``W_uh``           ``W_hh``           ``W_hy``           ``b_h``, ``b_y``
+  PyTorch   ``weight_ih_l0``   ``weight_hh_l0``   ``readout.weight`` ``bias_ih_l0`` +
+                                                                     ``bias_hh_l0``,
+                                                                     ``readout.bias``
+  Keras     ``kernel``^T       ``recurrent_kernel``^T ``dense_kernel``^T ``bias``, ``dense_bias``
+  ======== ================== ================== ================== ==========================
+
+  (PyTorch stores ``x W^T`` weights in the column-vector layout already: no transpose.)
+  An optional ``activation`` string array selects "tanh" (default) or "linear";
+* a ``.keras`` file (SimpleRNN + Dense), loaded in Keras safe mode -- the only path that
+  imports TensorFlow.
+
+Every problem (pickled or truncated file, a missing matrix, NaN, inconsistent shapes, a d that
+does not match the task) is a ``ValueError`` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from numerics.weights import RNNWeights
+from theory.tasks import TaskSpec
+
+__all__ = ["Subject", "load_subject", "load_npz_weights", "file_sha256", "CONVENTIONS"]
+
+# convention -> (W_uh, W_hh, W_hy) names, transpose?, hidden-bias names, readout-bias name
+CONVENTIONS: dict[str, tuple[tuple[str, str, str], bool, tuple[str, ...], str]] = {
+    "ours": (("W_uh", "W_hh", "W_hy"), False, ("b_h",), "b_y"),
+    "pytorch": (("weight_ih_l0", "weight_hh_l0", "readout.weight"), False,
+                ("bias_ih_l0", "bias_hh_l0"), "readout.bias"),
+    "keras": (("kernel", "recurrent_kernel", "dense_kernel"), True, ("bias",), "dense_bias"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """A loaded subject: its weights, the task it names (run directories only), the path, the
+    SHA-256 of the weights file and the naming convention it used."""
+
+    path: Path
+    weights: RNNWeights
+    task: TaskSpec | None
+    sha256: str
+    convention: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name or str(self.path)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an npz (``allow_pickle=False``); ValueError for anything unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path}: a single .npy array, not an .npz of named matrices")
+            return {name: z[name] for name in z.files}
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith(str(path)):
+            raise
+        if "pickle" in text.lower():
+            raise ValueError(f"{path}: contains pickled data (object arrays); refusing to "
+                             "unpickle -- save plain numeric arrays") from None
+        raise ValueError(f"{path}: not a readable .npz file ({text})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file, truncated or corrupt "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def load_npz_weights(path: str | os.PathLike) -> tuple[RNNWeights, str]:
+    """Read an ``.npz`` in any of the `CONVENTIONS`; returns ``(weights, convention)``."""
+    path = Path(path)
+    arrays = _read_arrays(path)
+    found = sorted(arrays)
+    convention = next((c for c, (mats, *_rest) in CONVENTIONS.items()
+                       if any(m in arrays for m in mats)), None)
+    if convention is None:
+        raise ValueError(f"{path}: no weight matrices found; expected W_uh/W_hh/W_hy, "
+                         f"weight_ih_l0/weight_hh_l0/readout.weight or kernel/recurrent_kernel/"
+                         f"dense_kernel (found: {', '.join(found) or 'nothing'})")
+    mats, transpose, hidden_bias, readout_bias = CONVENTIONS[convention]
+    missing = [m for m in mats if m not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing matrix {', '.join(missing)} ({convention} names; "
+                         f"found: {', '.join(found)})")
+    for name in (*mats, *hidden_bias, readout_bias):
+        if name in arrays:
+            arr = arrays[name]
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise ValueError(f"{path}: {name} must be a real numeric array; got dtype "
+                                 f"{arr.dtype}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{path}: {name} contains NaN or infinite entries")
+    for name in mats:
+        if arrays[name].ndim != 2:
+            raise ValueError(f"{path}: {name} must be 2-D; got shape {arrays[name].shape}")
+    W_uh, W_hh, W_hy = (arrays[m].T if transpose else arrays[m] for m in mats)
+    present = [arrays[b] for b in hidden_bias if b in arrays]
+    b_h = None
+    if present:
+        try:
+            b_h = np.sum([np.asarray(b, dtype=np.float64).reshape(-1) for b in present], axis=0)
+        except ValueError:
+            raise ValueError(f"{path}: hidden biases {', '.join(hidden_bias)} have different "
+                             "shapes") from None
+    b_y = arrays.get(readout_bias)
+    activation = "tanh"
+    if "activation" in arrays:
+        activation = str(arrays["activation"])
+    try:
+        weights = RNNWeights(W_uh, W_hh, W_hy, activation=activation, b_h=b_h, b_y=b_y,
+                             provenance={"source": "npz", "file": str(path),
+                                         "convention": convention})
+    except ValueError as exc:
+        names = dict(zip(("W_uh", "W_hh", "W_hy"), mats, strict=True))
+        msg = str(exc)
+        if transpose:
+            for ours, theirs in names.items():
+                msg = msg.replace(ours, f"{theirs}^T")
+        raise ValueError(f"{path}: {msg}") from None
+    return weights, convention
+
+
+def _check_against_task(subject: Subject, task: TaskSpec) -> None:
+    w = subject.weights
+    if w.d_in != task.d or w.d_out != task.d:
+        raise ValueError(f"{subject.path}: weights have d_in = {w.d_in}, d_out = {w.d_out} "
+                         f"but task {task.label} has d = {task.d}")
+
+
+def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subject:
+    """Load a run directory, ``.npz`` or ``.keras`` subject (module docstring).
+
+    ``task`` (when given) overrides the run directory's own task and is checked against the
+    weights' input and output dimension.  A subject without a task and no ``task`` argument is
+    returned with ``task=None``; the caller must supply one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    if path.is_dir():
+        from numerics import rundir
+
+        if not rundir.is_run_dir(path):
+            raise ValueError(f"{path}: a directory without model.json is not a run directory")
+        from numerics.train import load_run
+
+        weights, run_task, _meta = load_run(path)
+        subject = Subject(path, weights, run_task, file_sha256(path / rundir.WEIGHTS), "run")
+    elif path.suffix == ".keras":
+        from numerics.model import load_keras_file  # the only TensorFlow import in verify
+
+        weights = load_keras_file(path)
+        subject = Subject(path, weights, None, file_sha256(path), "keras-file")
+    elif path.suffix == ".npz":
+        weights, convention = load_npz_weights(path)
+        subject = Subject(path, weights, None, file_sha256(path), convention)
+    else:
+        raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz or "
+                         "a .keras file")
+    if task is not None:
+        subject = Subject(subject.path, subject.weights, task, subject.sha256, subject.convention)
+    if subject.task is not None:
+        _check_against_task(subject, subject.task)
+    return subject
