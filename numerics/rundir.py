@@ -120,7 +120,8 @@ def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], 
     if not path.is_file():
         raise ValueError(f"{run_dir}: no checkpoint to resume from ({CHECKPOINT} missing)")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
         if not isinstance(meta, dict):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,8 @@ class RNNWeights:
         """Read an npz written by `save_npz` (our names only; ``allow_pickle=False``)."""
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as z:
+            # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 files = set(z.files)
                 missing = {"W_uh", "W_hh", "W_hy"} - files
                 if missing:
@@ -152,7 +154,7 @@ class RNNWeights:
             if str(exc).startswith(str(path)):
                 raise
             raise ValueError(f"{path}: cannot read weights: {exc}") from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
 
 
