@@ -56,8 +56,8 @@ for _t in ("T1", "T2", "T3", "T4"):
 # Where each quantity lives in a verify report's "metrics" (schema emt.report/1); the first key
 # present wins, so the aggregation reads records written by any version of the verifier.
 _PAPER_ERROR_KEYS = ("paper_spectral_error", "paper_metric", "spectral_error_paper")
-_MATCHED_ERROR_KEYS = ("matched_phase_error", "phase_error")
-_MODULUS_ERROR_KEYS = ("modulus_error", "matched_modulus_error")
+_MATCHED_ERROR_KEYS = ("phase_error_mean", "matched_phase_error")
+_MODULUS_ERROR_KEYS = ("modulus_error_mean", "modulus_error")
 _ACCURACY_KEYS = ("accuracy_h200", "test_accuracy", "accuracy")
 _COUNT_KEYS = (("count_trained", "count_theory"), ("n_trained", "n_theory"))
 
@@ -82,8 +82,8 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
     task = job.get("task", {})
     verify = record.get("verify") or {}
     metrics = verify.get("metrics") or {}
-    spectral = metrics.get("spectral") if isinstance(metrics.get("spectral"), dict) else {}
-    flat = {**metrics, **spectral}
+    spectrum = metrics.get("spectrum") if isinstance(metrics.get("spectrum"), dict) else {}
+    flat = {**metrics, **spectrum}
     count_trained = count_theory = None
     for k_trained, k_theory in _COUNT_KEYS:
         if k_trained in flat and k_theory in flat:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +24,7 @@ __all__ = ["PROFILES", "load_profile", "profile_text", "table1", "write_table1",
 
 PROFILES = ("quick", "paper")
 TABLE1_SCHEMA = "emt.table1/1"
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 AGGREGATION_RULE = """\
 How the table is computed (as the authors' notebook does): for each (task, N_h, L2) cell and
@@ -43,7 +43,8 @@ def profile_text(name: str) -> str:
     """The TOML text of a shipped profile (``ValueError`` for an unknown name)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
-    return (resources.files("verify") / "profiles" / f"{name}.toml").read_text(encoding="utf-8")
+    # package data (pyproject: verify = ["profiles/*.toml"]), found beside this module
+    return (PROFILE_DIR / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def load_profile(name: str) -> SweepConfig:

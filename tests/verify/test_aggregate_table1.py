@@ -114,13 +114,15 @@ def test_run_row_reads_a_record():
         "job": {"task": {"name": "T1", "s": 8, "d": 8}, "hidden": 64, "l2": 0.0,
                 "threshold": 0.9, "seed": 3},
         "verify": {"checks": {"spectrum.phase": True, "output.accuracy": False},
-                   "metrics": {"paper_spectral_error": None, "matched_phase_error": 0.2,
+                   "metrics": {"spectrum": {"paper_metric": None, "phase_error_mean": 0.2,
+                                            "n_theory": 8, "n_trained": 9},
                                "accuracy_h200": 0.93}},
     }
     row = run_row(record)
     assert (row["task"], row["hidden"], row["seed"]) == ("T1", 64, 3)
     assert math.isnan(row["paper_error"]) and row["matched_error"] == 0.2
     assert row["accuracy"] == 0.93
+    assert (row["count_trained"], row["count_theory"]) == (9, 8)
     cells = aggregate_records([record])
     assert cells[0]["spectral"] is None and cells[0]["all_checks_pass_rate"] == 0.0
 
