@@ -196,13 +196,13 @@ class PrivilegedBasis:
     condition: float
 
     def window_coordinates(self, windows: np.ndarray) -> np.ndarray:
-        """Rows of ``windows`` (``B x s d``) mapped to coordinates in ``psi_raw`` (``B x r``).
-        Exact only for the input grounding (the theory fixes ``K`` there)."""
+        """Rows of ``windows`` (``B x s d``) mapped to coordinates in ``psi_raw`` (``B x r``),
+        assuming the grounding is the newest slot, ``G = Psi_s`` (see `checks.Context`)."""
         return windows @ self.plan.coords.T
 
     def decode(self, h: np.ndarray) -> np.ndarray:
         """Hidden states (``... x N_h``) to projected slot values ``Pi_Phi window``:
-        ``K_r psi_raw^+ h`` (input grounding)."""
+        ``K_r psi_raw^+ h`` (same assumption as `window_coordinates`)."""
         raw_dual = self.psi_dual / self.scales[:, None]
         return h @ (self.plan.krylov @ raw_dual).T
 

@@ -119,13 +119,14 @@ class Context:
     def basis(self) -> PrivilegedBasis:
         return privileged_basis(self.weights, self.task, self.ground)
 
-    @cached_property
-    def input_basis(self) -> PrivilegedBasis:
-        """The state checks use the input grounding: the theory pins ``W_uh = Psi_s`` exactly,
-        so the raw basis is ``Psi K_r`` with ``K_r`` known from the task alone (the output
-        grounding fixes Psi only up to ``Psi^T Psi``)."""
-        return self.basis if self.ground == "input" else privileged_basis(
-            self.weights, self.task, "input")
+    @property
+    def state_basis(self) -> PrivilegedBasis:
+        """Basis used to load and decode states: the report's grounding, with the slot map
+        ``K_r`` the theory predicts when the grounding is the newest slot (``G = Psi_s``).
+        Exact for the input grounding (``W_uh = Psi_s`` in the theory) and for the output
+        grounding when ``Psi_s`` is orthogonal to the other blocks (then ``pinv(W_hy) = Psi_s``);
+        for a general Psi the output grounding mixes slots (a documented limitation)."""
+        return self.basis
 
     @cached_property
     def solvable(self):  # type: ignore[no-untyped-def]
@@ -224,9 +225,9 @@ def check_generalisation(ctx: Context) -> CheckResult:
 
 
 def check_loaded_state(ctx: Context) -> CheckResult:
-    """Load ``h(s-1) = Psi x`` (the recovered input-grounded basis, ``psi_raw K_r^+ Pi_Phi x``),
+    """Load ``h(s-1) = Psi x`` (the recovered basis, ``psi_raw K_r^+ Pi_Phi x``),
     run the network's own zero-input dynamics for H steps, compare with the task."""
-    b = ctx.input_basis
+    b = ctx.state_basis
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 1]))
     s, d = ctx.task.s, ctx.task.d
     window = rng.choice(np.array([-1.0, 1.0]), size=(LOADED_BATCH, s, d))
@@ -236,8 +237,8 @@ def check_loaded_state(ctx: Context) -> CheckResult:
     acc = sign_accuracy(y, target)
     err = np.max(np.abs(y - target) / np.maximum(1.0, np.abs(target)))
     return ctx.result("loaded_state", acc, ">=",
-                      f"sign accuracy over H = {ctx.horizon} from h(s-1) = Psi x (input-grounded "
-                      f"basis); max rel. error {finite(err):.3g}", {"max_rel_error": err})
+                      f"sign accuracy over H = {ctx.horizon} from h(s-1) = Psi x ({ctx.ground}-"
+                      f"grounded basis); max rel. error {finite(err):.3g}", {"max_rel_error": err})
 
 
 def check_trajectory(ctx: Context) -> CheckResult:
@@ -255,8 +256,8 @@ def check_trajectory(ctx: Context) -> CheckResult:
     x = np.concatenate([inputs[:BATCH, :s], targets[:BATCH]], axis=1).astype(np.float64)
     times = range(s - 1, s - 1 + steps)
     truth = np.stack([x[:, t - s + 1: t + 1].reshape(BATCH, n) for t in times], axis=1)
-    truth = truth @ ctx.input_basis.plan.projector.T
-    decoded = ctx.input_basis.decode(h[:, s - 1:])
+    truth = truth @ ctx.state_basis.plan.projector.T
+    decoded = ctx.state_basis.decode(h[:, s - 1:])
     truth = truth.reshape(-1, n)
     decoded = decoded.reshape(-1, n)
     corrs = []

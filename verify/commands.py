@@ -1,9 +1,188 @@
-"""Subcommands of this package for the `emt` CLI (see verify/cli.py)."""
+"""`emt verify` and `emt demo` (see verify/cli.py for the dispatcher).
+
+Both validate every input (subjects, task, tolerances, options) before writing anything; bad
+input is a ``ValueError`` that the dispatcher turns into one line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from verify.basis import GROUNDINGS
+from verify.report import FORMATS, Report
+
+DEMO_TASK = "repeat-copy-4"
+DEMO_HIDDEN = 64
+DEMO_STEPS = 6000  # upper bound; stop_when_learned ends the run once it is learned
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands (filled in by the issue that owns them)."""
+    """Add ``verify`` and ``demo``."""
+    p = subparsers.add_parser(
+        "verify", help="check trained weights against the theory (assertion report)",
+        description="Check trained weights (run directories, .npz or .keras files) against the "
+        "theory's predictions within named tolerances. Exit status 0: every check passed; 1: "
+        "some check failed; 2: bad input (nothing written).")
+    p.add_argument("subjects", nargs="+", metavar="SUBJECT",
+                   help="a run directory from `emt train`, an .npz of weights or a .keras file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
+    src.add_argument("--task-file", metavar="FILE", help="a task description file")
+    p.add_argument("--ground", choices=GROUNDINGS, default="output",
+                   help="grounding of the privileged basis (default output: G = pinv(W_hy))")
+    p.add_argument("--tol", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a tolerance (repeatable); names: see --list-tolerances")
+    p.add_argument("--format", choices=FORMATS, default="md", help="report format (default md)")
+    p.add_argument("--out", metavar="DIR", help="write reports and figures (PNG) into DIR")
+    p.add_argument("--seed", type=int, default=0, help="seed of the test batches (default 0)")
+    p.add_argument("--horizon", type=int, default=200, help="output-phase length H (default 200)")
+    p.add_argument("--list-tolerances", action="store_true",
+                   help="print the tolerances, their defaults and reasons, and exit")
+    p.set_defaults(func=run_verify)
+
+    d = subparsers.add_parser(
+        "demo", help="end to end on repeat copy (s = d = 4): derive, construct, train, verify",
+        description="Derive the circuit for repeat copy (s = d = 4), show the constructed "
+        "circuit passing every check, train a small tanh RNN, verify it and write the HTML "
+        "report and figures. Exit status 0 when the trained net passes.")
+    d.add_argument("--out", metavar="DIR", default="emt-demo",
+                   help="output directory (default ./emt-demo)")
+    d.add_argument("--seed", type=int, default=1, help="seed for everything (default 1)")
+    d.add_argument("--hidden", type=int, default=DEMO_HIDDEN,
+                   help=f"hidden size of the trained net (default {DEMO_HIDDEN})")
+    d.add_argument("--steps", type=int, default=DEMO_STEPS,
+                   help=f"most training steps (default {DEMO_STEPS}; stops once learned)")
+    d.add_argument("--quiet", action="store_true", help="no training progress lines")
+    d.set_defaults(func=run_demo)
+
+
+def _task_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from theory import tasks
+
+    if args.task is not None:
+        return tasks.get(args.task)
+    if args.task_file is not None:
+        return tasks.load(args.task_file)
+    return None
+
+
+def _print_tolerances() -> int:
+    from verify.tolerances import DEFAULTS
+
+    for t in DEFAULTS.values():
+        print(f"{t.name} = {t.value:g}\n    {t.reason}")
+    return 0
+
+
+def _stems(subjects: list) -> list[str]:  # type: ignore[type-arg]
+    """File stems for the reports: the subject's name, made unique with a counter."""
+    seen: dict[str, int] = {}
+    out = []
+    for subj in subjects:
+        stem = subj.path.stem if subj.path.is_file() else subj.path.name
+        stem = stem or "subject"
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        out.append(stem if n == 0 else f"{stem}-{n + 1}")
+    return out
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from verify.api import verify_weights
+    from verify.subject import load_subject
+    from verify.tolerances import parse_overrides
+
+    if args.list_tolerances:
+        return _print_tolerances()
+    # -- validate everything before computing or writing --------------------------------------
+    tols = parse_overrides(args.tol)
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
+    if args.horizon < 1:
+        raise ValueError(f"--horizon must be >= 1; got {args.horizon}")
+    if args.format == "html" and args.out is None:
+        raise ValueError("--format html writes files: give --out DIR")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a directory")
+    task = _task_from_args(args)
+    subjects = [load_subject(path, task) for path in args.subjects]
+    for subj in subjects:
+        if subj.task is None:
+            raise ValueError(f"{subj.path}: no task: give --task NAME or --task-file FILE "
+                             "(only run directories carry their own task)")
+    reports: list[Report] = [
+        verify_weights(subj.weights, subj.task, ground=args.ground, tolerances=tols,
+                       seed=args.seed, horizon=args.horizon, subject=str(subj.path),
+                       subject_sha256=subj.sha256, convention=subj.convention)
+        for subj in subjects]
+    # -- output -------------------------------------------------------------------------------
+    if args.out is not None:
+        for report, stem in zip(reports, _stems(subjects), strict=True):
+            written = report.write(args.out, stem, args.format)
+            print(report.summary_line())
+            print(report.table())
+            print(f"wrote {', '.join(str(p) for p in written)}\n")
+    elif args.format == "json":
+        docs = [r.to_json() for r in reports]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False))
+    else:
+        print("\n".join(r.to_markdown() for r in reports))
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from numerics.weights import RNNWeights
+    from theory.circuit import Circuit, characteristic_polynomial, random_psi, spectrum
+    from theory.tasks import get
+    from verify.api import verify_weights
+
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
+    if args.hidden < 16:
+        raise ValueError(f"--hidden must be >= s*d = 16; got {args.hidden}")
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1; got {args.steps}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
+    task = get(DEMO_TASK)
+
+    print(f"== 1. theory: the binding circuit for {task.label} (s = {task.s}, d = {task.d})")
+    print(f"det(lambda I - Phi) = {characteristic_polynomial(task).as_expr().factor()}")
+    spec = spectrum(task)
+    print("eigenvalues of Phi: " + ", ".join(f"{r} (x{m})" for r, m in spec.roots))
+
+    print(f"\n== 2. the constructed circuit (linear, random Psi, N_h = {args.hidden}) passes")
+    circuit = Circuit(task, random_psi(task, args.hidden, np.random.default_rng(args.seed)))
+    constructed = RNNWeights(circuit.w_uh, circuit.w_hh, circuit.w_hy, activation="linear")
+    c_report = verify_weights(constructed, task, seed=args.seed, subject="constructed circuit")
+    print(c_report.summary_line())
+    print(c_report.table())
+
+    print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, stops once learned)", flush=True)
+    from numerics.config import TrainConfig
+    from numerics.train import train
+
+    config = TrainConfig(task=task, hidden=args.hidden, steps=args.steps, seed=args.seed,
+                         activation="tanh", stop_when_learned=True)
+    result = train(config, out_dir=out / "run", progress=not args.quiet)
+    print(f"trained: {result.metrics}")
+
+    print("\n== 4. verify the trained net")
+    report = verify_weights(result.weights, task, seed=args.seed, subject=str(out / "run"))
+    written = report.write(out, "trained", "html")
+    report.write(out, "trained", "json")
+    c_report.write(out, "constructed", "md")
+    print(report.summary_line())
+    print(report.table())
+    print(f"\nreport: {written[0]}\nfigures: {', '.join(str(p) for p in written[1:])}")
+    return report.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(0)
