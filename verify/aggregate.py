@@ -82,7 +82,8 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
     task = job.get("task", {})
     verify = record.get("verify") or {}
     metrics = verify.get("metrics") or {}
-    spectrum = metrics.get("spectrum") if isinstance(metrics.get("spectrum"), dict) else {}
+    spectrum: dict[str, Any] = (metrics["spectrum"] if isinstance(metrics.get("spectrum"), dict)
+                                else {})
     flat = {**metrics, **spectrum}
     count_trained = count_theory = None
     for k_trained, k_theory in _COUNT_KEYS:
@@ -160,7 +161,8 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             all_pass += any(r["checks"] and all(r["checks"].values()) for r in runs)
         spectral = _stats(best_paper)
         accuracy = _stats(best_acc)
-        paper = PAPER_TABLE1.get((str(task), hidden, float(l2) if l2 is not None else l2))
+        paper_key: Any = (str(task), hidden, float(l2) if l2 is not None else l2)
+        paper = PAPER_TABLE1.get(paper_key)
         n = len(seeds)
         out.append({
             "task": task, "hidden": hidden, "l2": l2, "seeds": seeds,

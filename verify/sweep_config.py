@@ -117,11 +117,15 @@ def _task_label(entry: Any) -> str:
     return entry if isinstance(entry, str) else json.dumps(entry, sort_keys=True)
 
 
+def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
+    return isinstance(value, allowed)
+
+
 def _check_value(key: str, value: Any, where: str) -> Any:
     allowed = _TYPES[key]
     if isinstance(value, bool) and bool not in allowed:
         raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
-    if not isinstance(value, allowed):
+    if not _is_one_of(value, allowed):
         raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
     if key in ("hidden", "steps", "test_horizon", "test_batches", "checkpoint_every",
                "verify_horizon", "batch", "history_every") and value < 1:
