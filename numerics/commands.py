@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
 
 
-def _load_task(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _load_task(args: argparse.Namespace):
     from theory import tasks
 
     if args.task is not None:

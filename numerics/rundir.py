@@ -81,7 +81,7 @@ def write_model_json(run_dir: str | os.PathLike, meta: dict[str, Any]) -> Path:
     return atomic_write_bytes(Path(run_dir) / MODEL_JSON, (text + "\n").encode())
 
 
-def _jsonable_rng_state(state: dict) -> dict:
+def _jsonable_rng_state(state: Any) -> Any:
     """numpy bit-generator states hold 128-bit integers: store every int as a string."""
     if isinstance(state, dict):
         return {k: _jsonable_rng_state(v) for k, v in state.items()}
@@ -109,7 +109,7 @@ def save_checkpoint(run_dir: str | os.PathLike, arrays: dict[str, np.ndarray], s
             "rng": _jsonable_rng_state(rng.bit_generator.state), "history": history,
             **(extra or {})}
     buf = io.BytesIO()
-    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
     return atomic_write_bytes(Path(run_dir) / CHECKPOINT, buf.getvalue())
 
 

@@ -14,7 +14,7 @@ from numerics.weights import RNNWeights
 __all__ = ["rollout", "free_run", "activation_fn"]
 
 
-def activation_fn(name: str):  # type: ignore[no-untyped-def]
+def activation_fn(name: str):
     if name == "tanh":
         return np.tanh
     if name == "linear":

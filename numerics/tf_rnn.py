@@ -106,7 +106,8 @@ class RawRNN:
 
     # -- state in and out (numpy, for checkpoints) ---------------------------------------------
     def weights(self, provenance: dict | None = None) -> RNNWeights:
-        return RNNWeights(*(self.vars[n].numpy() for n in _NAMES), activation=self.activation,
+        W_uh, W_hh, W_hy = (self.vars[n].numpy() for n in _NAMES)
+        return RNNWeights(W_uh, W_hh, W_hy, activation=self.activation,
                           provenance=dict(provenance or {}))
 
     def state_arrays(self) -> dict[str, np.ndarray]:

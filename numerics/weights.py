@@ -124,7 +124,7 @@ class RNNWeights:
         if self.b_y is not None:
             arrays["b_y"] = self.b_y
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
         return buf.getvalue()
 
     def save_npz(self, path: str | os.PathLike) -> Path:
