@@ -77,15 +77,22 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
     assert (again.cached, again.done, again.failed) == (2, 0, 0)
     assert _mtimes(tmp_path) == before
 
-    # A killed job: its record still says "running"; only that job runs again.
+    # A killed job: its record still says "running" and its run directory was interrupted
+    # (no final weights); only that job runs again, resuming the run from its checkpoint.
     killed = tmp_path / "runs" / job_key(config.jobs[1])
     record = read_record(killed)
     record["status"] = "running"
     write_record(killed, record)
+    meta = json.loads((killed / "run" / "model.json").read_text())
+    meta["status"] = "interrupted"
+    (killed / "run" / "model.json").write_text(json.dumps(meta))
+    (killed / "run" / "weights.npz").unlink()
     resumed = run_sweep(config, tmp_path, scheduler=scheduler, stream=None)
     assert (resumed.cached, resumed.done, resumed.failed) == (1, 1, 0)
     assert read_record(killed)["status"] == "done"
     assert read_record(killed)["attempt"] == 2
+    assert json.loads((killed / "run" / "model.json").read_text())["status"] == "finished"
+    assert (killed / "run" / "weights.npz").is_file()
 
 
 def _fail_on_seed_two(job, job_dir):
