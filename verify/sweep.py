@@ -162,6 +162,9 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
     runs = sweep_dir / "runs"
     pending = [job for job, rec in zip(config.jobs, collect_records(config, sweep_dir),
                                        strict=True) if rec.get("status") != "done"]
+    # Seed-major order (stable within a seed): a sweep stopped part-way has covered every cell
+    # of the grid with its first seeds, instead of finishing some cells and leaving others empty.
+    pending.sort(key=lambda job: job["seed"])
     summary = SweepSummary(sweep_dir=sweep_dir, total=len(config.jobs),
                            cached=len(config.jobs) - len(pending))
     if pending:
