@@ -158,7 +158,9 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
     ``job_fn(job, job_dir) -> dict`` defaults to `train_and_verify`; tests inject small ones.
     Jobs already "done" are not submitted (and no cluster is started when all are done).
     """
-    sweep_dir = Path(sweep_dir)
+    # Absolute, because workers of a remote cluster do not share our working directory (the
+    # sweep directory must be on a filesystem they share, e.g. the cluster's home or scratch).
+    sweep_dir = Path(sweep_dir).resolve()
     runs = sweep_dir / "runs"
     pending = [job for job, rec in zip(config.jobs, collect_records(config, sweep_dir),
                                        strict=True) if rec.get("status") != "done"]
