@@ -213,7 +213,8 @@ def table1_markdown(cells: list[dict[str, Any]]) -> str:
         rate = c["all_checks_pass_rate"]
         lines.append(
             f"| {c['task']} | {c['hidden']} | {c['l2']:g} | "
-            f"{format_cell(c['spectral'], c['accuracy'])} | {paper} | "
+            f"{format_cell(c['spectral'], c['accuracy']) if c['seeds'] else 'no finished run'}"
+            f" | {paper} | "
             f"{c['n_spectral']}/{len(c['seeds'])} | {spread} | "
             f"{_fmt(c['accuracy_stats']['std'], '.3f')} | {_fmt(c['matched'])} | "
             f"{'n/a' if rate is None else f'{rate:.2f}'} |"

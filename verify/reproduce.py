@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from numerics.weights import atomic_write_bytes
-from verify.aggregate import aggregate_records, table1_markdown
+from verify.aggregate import aggregate_records, run_row, table1_markdown
 from verify.sweep import collect_records, run_sweep
 from verify.sweep_config import SweepConfig, parse_sweep_config
 
@@ -52,6 +52,33 @@ def load_profile(name: str) -> SweepConfig:
     import tomllib
 
     return parse_sweep_config(tomllib.loads(profile_text(name)), source=f"profile {name}")
+
+
+def runs_markdown(records: list[dict[str, Any]]) -> str:
+    """One line per job record: grid point, status, accuracy, both spectral metrics, counts,
+    training time (the per-run JSON under runs/<key>/ has everything else)."""
+    lines = ["## Runs", "",
+             "| key | task | N_h | L2 | threshold | seed | status | accuracy H=200 | paper "
+             "metric | our phase error | eigenvalues trained/theory | train min | steps/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for record in records:
+        row = run_row(record)
+        metrics = (record.get("train") or {}).get("metrics") or {}
+        wall, rate = metrics.get("wall_time_s"), metrics.get("steps_per_s")
+
+        def num(v: float, spec: str) -> str:
+            return "n/a" if v != v else format(v, spec)
+
+        counts = (f"{row['count_trained']}/{row['count_theory']}"
+                  if row["count_trained"] is not None else "n/a")
+        lines.append(
+            f"| {row['key']} | {row['task']} | {row['hidden']} | {row['l2']:g} | "
+            f"{row['threshold']:g} | {row['seed']} | {row['status']} | "
+            f"{num(row['accuracy'], '.3f')} | {num(row['paper_error'], '.4f')} | "
+            f"{num(row['matched_error'], '.4f')} | {counts} | "
+            f"{'n/a' if wall is None else f'{wall / 60:.1f}'} | "
+            f"{'n/a' if rate is None else f'{rate:.1f}'} |")
+    return "\n".join(lines) + "\n"
 
 
 def _finish_command(profile: str, out_dir: Path) -> str:
@@ -100,6 +127,7 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
         table1_markdown(cells),
         AGGREGATION_RULE,
     ]
+    lines += [runs_markdown(records), ""]
     for section in extra_sections or []:
         lines += [section, ""]
     atomic_write_bytes(out_dir / "table1.md", "\n".join(lines).encode("utf-8"))

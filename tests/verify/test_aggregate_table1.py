@@ -103,6 +103,13 @@ def test_markdown_places_paper_beside_ours():
     assert "| T3 | 64 | 0.001 | --- (0.65) | 0.0010 (0.97) | 0/2 |" in text
 
 
+def test_cell_without_finished_runs_is_not_shown_as_dash():
+    rows = [_row("T4", 128, 0.0, 0.96, 1, NAN, NAN, status="running")]
+    (cell,) = aggregate_rows(rows)
+    assert cell["seeds"] == [] and cell["n_failed"] == 1
+    assert "| T4 | 128 | 0 | no finished run | 0.0022 (1.00) | 0/0 |" in table1_markdown([cell])
+
+
 def test_paper_table_has_all_cells():
     assert len(PAPER_TABLE1) == 4 * 2 * 3
     assert PAPER_TABLE1[("T4", 64, 0.0)] == (0.0112, 0.94)
