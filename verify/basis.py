@@ -89,7 +89,9 @@ class SlotPlan:
     ``slots``: kept ``(k, i)`` (block ``k`` 1-based, oldest first; dimension ``i``), in column
     order; ``projector``: ``Pi_Phi`` (identity when Phi has no zero eigenvalue); ``krylov``:
     ``K_r`` (``s d x r``); ``prediction``: ``P = K_r^+ Phi K_r`` (un-normalised Phi_hat);
-    ``coords = K_r^+ Pi_Phi`` maps a window ``[x(0); ...; x(s-1)]`` to basis coordinates.
+    ``coords = K_r^+ Pi_Phi`` maps a window ``[x(0); ...; x(s-1)]`` to coordinates in the
+    reduced basis; ``krylov_full_inv`` maps it to coordinates in the full (unreduced) Krylov
+    basis, which is what loading a state needs (outputs may read the transient slots too).
     """
 
     task: TaskSpec
@@ -99,6 +101,7 @@ class SlotPlan:
     prediction: np.ndarray
     coords: np.ndarray
     reduced: bool
+    krylov_full_inv: np.ndarray  # K^-1 for the full Krylov matrix K = [Phi^(s-1) E_s ... E_s]
 
     @property
     def rank(self) -> int:
@@ -147,6 +150,10 @@ def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
     for _ in range(s):
         vecs.extend(proj @ power[:, i] for i in range(d))
         power = phi @ power
+    # the full Krylov matrix (block unit-triangular, always invertible), column order of slots
+    full = np.empty((n, n))
+    for k, i in order:
+        full[:, (k - 1) * d + i] = np.linalg.matrix_power(phi, s - k)[:, n - d + i]
     kept_idx = _greedy_independent(vecs)
     kept = sorted((order[i] for i in kept_idx), key=lambda ki: (ki[0], ki[1]))
     if len(kept) != r:
@@ -155,7 +162,8 @@ def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
     K = np.column_stack([cols[ki] for ki in kept])
     K_pinv = np.linalg.pinv(K)
     prediction = K_pinv @ phi @ K
-    return SlotPlan(task, tuple(kept), proj, K, prediction, K_pinv @ proj, reduced)
+    return SlotPlan(task, tuple(kept), proj, K, prediction, K_pinv @ proj, reduced,
+                    np.linalg.inv(full))
 
 
 def slot_plan(task: TaskSpec) -> SlotPlan:
@@ -194,17 +202,23 @@ class PrivilegedBasis:
     psi_dual: np.ndarray
     phi_hat: np.ndarray
     condition: float
+    psi_full_raw: np.ndarray  # all s d Krylov columns W_hh^(s-k) G e_i, unprojected
+    w_projector: np.ndarray | None  # Pi_W when the slots are reduced
 
-    def window_coordinates(self, windows: np.ndarray) -> np.ndarray:
-        """Rows of ``windows`` (``B x s d``) mapped to coordinates in ``psi_raw`` (``B x r``),
-        assuming the grounding is the newest slot, ``G = Psi_s`` (see `checks.Context`)."""
-        return windows @ self.plan.coords.T
+    def load_states(self, windows: np.ndarray) -> np.ndarray:
+        """``h(s-1) = Psi x`` for rows ``x`` of ``windows`` (``B x s d``): the recovered
+        ``Psi = psi_full_raw K^-1``, assuming the grounding is the newest slot (``G = Psi_s``,
+        see `checks.Context`).  The full basis is used so transient slots are loaded too."""
+        return windows @ (self.psi_full_raw @ self.plan.krylov_full_inv).T
 
     def decode(self, h: np.ndarray) -> np.ndarray:
         """Hidden states (``... x N_h``) to projected slot values ``Pi_Phi window``:
-        ``K_r psi_raw^+ h`` (same assumption as `window_coordinates`)."""
+        ``K_r psi_raw^+ Pi_W h`` (same assumption as `load_states`)."""
         raw_dual = self.psi_dual / self.scales[:, None]
-        return h @ (self.plan.krylov @ raw_dual).T
+        op = self.plan.krylov @ raw_dual
+        if self.w_projector is not None:
+            op = op @ self.w_projector
+        return h @ op.T
 
 
 def privileged_basis(
@@ -223,10 +237,14 @@ def privileged_basis(
     powers = [G]
     for _ in range(s - 1):
         powers.append(W @ powers[-1])  # powers[j] = W_hh^j G
-    cols = [powers[s - k][:, i] for (k, i) in plan.slots]
-    psi_raw = np.column_stack(cols)
+    d = task.d
+    psi_full_raw = np.column_stack([powers[s - k][:, i] for k in range(1, s + 1)
+                                    for i in range(d)])
+    psi_raw = np.column_stack([psi_full_raw[:, (k - 1) * d + i] for (k, i) in plan.slots])
+    w_projector = None
     if plan.reduced:
-        psi_raw = dominant_projector(W, plan.rank) @ psi_raw
+        w_projector = dominant_projector(W, plan.rank)
+        psi_raw = w_projector @ psi_raw
     scales = np.linalg.norm(psi_raw, axis=0)
     scales = np.where(scales > _TINY, scales, 1.0)  # a zero column stays zero (and fails later)
     psi = psi_raw / scales
@@ -234,7 +252,8 @@ def privileged_basis(
     condition = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
     psi_dual = np.linalg.pinv(psi)
     phi_hat = psi_dual @ W @ psi
-    return PrivilegedBasis(ground, plan, psi_raw, scales, psi, psi_dual, phi_hat, condition)
+    return PrivilegedBasis(ground, plan, psi_raw, scales, psi, psi_dual, phi_hat, condition,
+                           psi_full_raw, w_projector)
 
 
 def diagonal_similarity_error(A: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
