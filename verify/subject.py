@@ -76,10 +76,13 @@ def file_sha256(path: Path) -> str:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an npz (``allow_pickle=False``); ValueError for anything unreadable."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # open the file ourselves so a corrupt archive cannot leak the handle np.load opened
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
             if not isinstance(z, np.lib.npyio.NpzFile):
                 raise ValueError(f"{path}: a single .npy array, not an .npz of named matrices")
-            return {name: z[name] for name in z.files}
+            with z:
+                return {name: z[name] for name in z.files}
     except ValueError as exc:
         text = str(exc)
         if text.startswith(str(path)):
