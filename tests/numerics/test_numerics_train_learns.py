@@ -1,0 +1,28 @@
+"""Real training (tier `train`): the paper's recipe learns repeat copy s = d = 3 with N_h = 32,
+generalising from the curriculum's H <= 100 to H = 200."""
+
+from __future__ import annotations
+
+import pytest
+
+from numerics.train import TrainConfig, train
+from theory.tasks import get
+
+# The issue's bar: test sign accuracy at H = 200 (10 fresh batches of 64).
+LEARNED_ACCURACY = 0.99
+# Step budgets, measured here (2 shared cores): seed 1 tanh reached batch accuracy 1.0 at H = 100
+# by step ~1,750 and linear by step ~3,500 (seeds 2, 3 similar); the budgets leave ~1.7x margin
+# and take about 30 s (tanh) and 55 s (linear) at 110-150 steps/s.
+BUDGET = {"tanh": 3000, "linear": 6000}
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_rnn_learns_repeat_copy_3(activation: str) -> None:
+    config = TrainConfig(task=get("repeat-copy-3"), hidden=32, activation=activation,
+                         steps=BUDGET[activation], seed=1)
+    result = train(config, progress=False)
+    m = result.metrics
+    assert m["final_horizon"] == 100, f"curriculum stuck at H = {m['final_horizon']}"
+    assert m["test_horizon"] == 200
+    assert m["test_accuracy"] >= LEARNED_ACCURACY, m
