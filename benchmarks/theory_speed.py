@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -41,7 +42,7 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
-def signed_copy_task(s: int, d: int, seed: int):  # type: ignore[no-untyped-def]
+def signed_copy_task(s: int, d: int, seed: int) -> Any:
     """A random signed-copy task: output dim j copies a random window slot with a random sign."""
     from theory.tasks import TaskSpec
 

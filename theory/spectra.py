@@ -76,7 +76,12 @@ def _lam_poly(expr: sp.Expr) -> sp.Poly:
     return sp.Poly(expr, LAMBDA, domain=sp.QQ)
 
 
-def _factors(task: TaskSpec):  # type: ignore[no-untyped-def]
+_FactorInfo = tuple[
+    tuple[tuple[sp.Poly, int], ...], tuple[str, int | None, dict[tuple[int, int], int] | None]
+]
+
+
+def _factors(task: TaskSpec) -> _FactorInfo:
     if is_signed_copy(task):
         cycles, n_nil = signed_copy_cycles(task)
         counts: dict[tuple[int, int], int] = {}
@@ -92,11 +97,13 @@ def _factors(task: TaskSpec):  # type: ignore[no-untyped-def]
     poly = characteristic_polynomial(task, method="closed")
     _, flist = sp.factor_list(poly)
     # monic factors (factor_list gives primitive integer ones), so their product is monic too
-    factors = tuple((_lam_poly(f.as_expr()).monic(), int(m)) for f, m in flist)
-    return factors, ("factored", None, None)
+    irreducible = tuple((_lam_poly(f.as_expr()).monic(), int(m)) for f, m in flist)
+    return irreducible, ("factored", None, None)
 
 
-def _roots_of_unity_kind(n_nil: int, counts: dict[tuple[int, int], int]):  # type: ignore[no-untyped-def]
+def _roots_of_unity_kind(
+    n_nil: int, counts: dict[tuple[int, int], int]
+) -> tuple[list[tuple[sp.Expr, int]], list[complex]]:
     """Exact roots of prod (lambda^L - sigma)^m as angles (multiples of pi, in [0, 2))."""
     mult: dict[sp.Rational, int] = {}
     for (length, sigma), m in counts.items():
@@ -139,7 +146,7 @@ def spectrum(task: TaskSpec) -> Spectrum:
     poly = _lam_poly(sp.Integer(1))
     for f, m in factors:
         poly = poly * f**m
-    if kind == "cycles":
+    if kind == "cycles" and n_nil is not None and counts is not None:
         roots, numeric = _roots_of_unity_kind(n_nil, counts)
     else:
         roots, numeric = [], []

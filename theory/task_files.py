@@ -89,7 +89,7 @@ def parse_task_table(data: Any, where: str = "task") -> TaskSpec:
     task = TaskSpec(data["s"], data["d"], F, name=name)
     if by_ids is not None:
         if not task.same_task(by_ids):
-            raise ValueError(f"{where}: fields 'F' and 'ids' {tuple(ids)} define different tasks")
+            raise ValueError(f"{where}: fields 'F' and 'ids' {by_ids.ids} define different tasks")
         return by_ids
     return task
 

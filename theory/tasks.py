@@ -12,7 +12,7 @@ symbolic layer and the data generator read the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -347,10 +347,10 @@ def _staggered_lags(s: int, name: str) -> TaskSpec:
 
 _PAPER_ID1 = 9241421688590303745
 
-_REGISTRY: dict[str, tuple[str, callable]] = {}  # type: ignore[valid-type]
+_REGISTRY: dict[str, tuple[str, Callable[[str], TaskSpec]]] = {}
 
 
-def register(name: str, description: str, factory) -> None:  # type: ignore[no-untyped-def]
+def register(name: str, description: str, factory: Callable[[str], TaskSpec]) -> None:
     """Add a named task; ``factory(name)`` must return a `TaskSpec`."""
     if name in _REGISTRY:
         raise ValueError(f"task {name!r} is already registered")
