@@ -72,7 +72,7 @@ def task_summary(task: Any) -> dict[str, Any]:
     polynomial (expanded and factored), nonzero eigenvalue count and linear solvability."""
     import numpy as np
 
-    from theory.circuit import spectrum
+    from theory.circuit import LAMBDA, spectrum
     from theory.tasks import is_linearly_solvable
 
     spec = spectrum(task)
@@ -82,7 +82,9 @@ def task_summary(task: Any) -> dict[str, Any]:
         "phi_size": [task.n_slots, task.n_slots],
         "charpoly": str(spec.polynomial.as_expr()),
         "charpoly_factored": " * ".join(
-            f"({f.as_expr()})" + (f"**{m}" if m > 1 else "") for f, m in spec.factors
+            (str(f.as_expr()) if f.as_expr() == LAMBDA else f"({f.as_expr()})")
+            + (f"**{m}" if m > 1 else "")
+            for f, m in spec.factors
         ),
         "nonzero_eigenvalues": spec.nonzero,
         "spectral_radius": float(np.max(np.abs(spec.numeric))),

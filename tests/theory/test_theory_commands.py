@@ -46,6 +46,13 @@ def test_tasks_from_a_task_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert data["linearly_solvable"] is False
 
 
+def test_tasks_human_readable_for_t2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["tasks", "--task", "T2"]) == 0
+    out = capsys.readouterr().out
+    assert "characteristic polynomial: lambda**28 * (lambda - 1) * (lambda**2 - 1)" in out
+    assert "nonzero eigenvalues: 36 of 64" in out and "linearly solvable: no (K(8,0)" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
