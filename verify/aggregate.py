@@ -16,7 +16,8 @@ The rule, as the authors' notebook computes it (``np.mean(df.groupby('seed')['sp
 
 Beside the paper's metric we report our own (optimal matching, never NaN: the matched phase
 error, with count mismatch separate), the spread over seeds, and for each check of the verify
-report the fraction of seeds with at least one run passing it.  Failed or unfinished jobs are
+report the fraction of seeds with at least one run passing it (over the seeds where it ran; a
+skipped check is neither a pass nor a fail).  Failed or unfinished jobs are
 left out of every mean and counted (``n_failed``).
 """
 
@@ -150,6 +151,7 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best_paper, best_acc, best_matched = [], [], []
         check_names = sorted({name for r in ok for name in r["checks"]})
         passes = {name: 0 for name in check_names}
+        applicable = {name: 0 for name in check_names}
         all_pass = 0
         for seed in seeds:
             runs = [r for r in ok if r["seed"] == seed]
@@ -157,8 +159,10 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             best_acc.append(_nanmax([r["accuracy"] for r in runs]))
             best_matched.append(_nanmin([r["matched_error"] for r in runs]))
             for name in check_names:
-                passes[name] += any(r["checks"].get(name, False) for r in runs)
-            all_pass += any(r["checks"] and all(r["checks"].values()) for r in runs)
+                passes[name] += any(r["checks"].get(name) is True for r in runs)
+                applicable[name] += any(r["checks"].get(name) is not None for r in runs)
+            all_pass += any(any(v is not None for v in r["checks"].values())
+                            and all(v is not False for v in r["checks"].values()) for r in runs)
         spectral = _stats(best_paper)
         accuracy = _stats(best_acc)
         paper_key: Any = (str(task), hidden, float(l2) if l2 is not None else l2)
@@ -172,7 +176,8 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "spectral_stats": spectral,
             "accuracy": accuracy["mean"], "accuracy_stats": accuracy,
             "matched": _stats(best_matched)["mean"], "matched_stats": _stats(best_matched),
-            "check_pass_rate": {name: passes[name] / n for name in check_names} if n else {},
+            "check_pass_rate": {name: passes[name] / applicable[name] if applicable[name]
+                                else None for name in check_names},
             "all_checks_pass_rate": all_pass / n if n else None,
             "paper_spectral": paper[0] if paper else None,
             "paper_accuracy": paper[1] if paper else None,

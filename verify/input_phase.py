@@ -25,6 +25,7 @@ from theory.tasks import get, is_linearly_solvable
 from verify.aggregate import run_row
 from verify.sweep import collect_records, run_sweep
 from verify.sweep_config import SweepConfig, parse_sweep_config
+from verify.sweep_job import refresh_verify_summary
 
 __all__ = ["INPUT_PHASE_PROFILES", "SOLVED_ACCURACY", "input_phase_configs", "input_phase"]
 
@@ -87,6 +88,9 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
     if run:
         for config in configs:
             run_sweep(config, out_dir, scheduler=scheduler, workers=workers, stream=stream)
+    for config in configs:
+        for key in config.keys:
+            refresh_verify_summary(out_dir / "runs" / key)
     rows = _verdict_rows(configs, out_dir)
     known = [r for r in rows if r["agrees_with_theory"] is not None]
     doc = {"schema": "emt.input-phase/1", "profile": profile,

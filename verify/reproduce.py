@@ -19,6 +19,7 @@ from numerics.weights import atomic_write_bytes
 from verify.aggregate import aggregate_records, run_row, table1_markdown
 from verify.sweep import collect_records, run_sweep
 from verify.sweep_config import SweepConfig, parse_sweep_config
+from verify.sweep_job import refresh_verify_summary
 
 __all__ = ["PROFILES", "load_profile", "profile_text", "table1", "write_table1", "AGGREGATION_RULE"]
 
@@ -92,6 +93,8 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
     Returns the JSON document written to ``table1.json``.
     """
     out_dir = Path(out_dir)
+    for key in config.keys:
+        refresh_verify_summary(out_dir / "runs" / key)
     records = [r for r in collect_records(config, out_dir) if r.get("status") != "missing"]
     cells = aggregate_records(records)
     n_done = sum(r.get("status") == "done" for r in records)

@@ -37,6 +37,7 @@ __all__ = [
     "train_and_verify",
     "run_job",
     "summarize_report",
+    "refresh_verify_summary",
 ]
 
 RECORD_SCHEMA = "emt.sweep-record/1"
@@ -120,13 +121,34 @@ def limit_threads(threads: int = 1) -> None:
 
 
 def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
-    """The part of a verify report the aggregation needs: overall pass, per-check pass, metrics."""
-    checks = report_json.get("checks", [])
+    """The part of a verify report the aggregation needs: per-check outcome (True, False, or
+    None for a skipped check), overall pass (no check failed, at least one ran), metrics."""
+    checks = {str(c.get("name")): (None if c.get("passed") is None else bool(c["passed"]))
+              for c in report_json.get("checks", [])}
     return {
-        "passed": all(bool(c.get("passed")) for c in checks) if checks else False,
-        "checks": {str(c.get("name")): bool(c.get("passed")) for c in checks},
+        "passed": any(v is not None for v in checks.values())
+        and all(v is not False for v in checks.values()),
+        "checks": checks,
         "metrics": report_json.get("metrics", {}),
     }
+
+
+def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
+    """Re-derive a done record's verify summary from its ``report.json`` (records written by an
+    older summariser read skipped checks as failed); rewrites the record only if it changes."""
+    path = Path(job_dir)
+    record = read_record(path)
+    if record is None or record.get("status") != "done":
+        return record
+    try:
+        report_json = json.loads((path / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return record
+    summary = summarize_report(report_json)
+    if record.get("verify") != summary:
+        record["verify"] = summary
+        write_record(path, record)
+    return record
 
 
 def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:

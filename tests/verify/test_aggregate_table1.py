@@ -146,3 +146,23 @@ def test_committed_aggregate_is_what_the_code_computes():
     assert set(committed["keys"]) == keys
     recomputed = json.loads(json.dumps(aggregate_records(records)))
     assert committed["cells"] == recomputed
+
+
+def test_skipped_checks_are_neither_pass_nor_fail():
+    from verify.sweep_job import summarize_report
+
+    report = {"checks": [{"name": "markov", "passed": None}, {"name": "spectrum.phase",
+                                                              "passed": True}],
+              "metrics": {"accuracy_h200": 1.0}}
+    summary = summarize_report(report)
+    assert summary["checks"] == {"markov": None, "spectrum.phase": True}
+    assert summary["passed"] is True
+    failing = {"checks": [{"name": "markov", "passed": None}, {"name": "x", "passed": False}]}
+    assert summarize_report(failing)["passed"] is False
+    assert summarize_report({"checks": [{"name": "markov", "passed": None}]})["passed"] is False
+    rows = [_row("T1", 128, 0.0, 0.96, 1, 0.001, 1.0, checks=summary["checks"]),
+            _row("T1", 128, 0.0, 0.96, 2, 0.001, 1.0, checks={"markov": None,
+                                                              "spectrum.phase": False})]
+    (cell,) = aggregate_rows(rows)
+    assert cell["check_pass_rate"] == {"markov": None, "spectrum.phase": 0.5}
+    assert cell["all_checks_pass_rate"] == 0.5
