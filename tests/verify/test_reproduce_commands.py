@@ -91,3 +91,14 @@ def test_figures_need_a_t1_run(tmp_path, capsys):
     assert main(["reproduce", "figures", "--sweep", str(tmp_path), "--out", str(out)]) == 2
     assert "no finished T1 run" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_missing_dask_is_a_clear_error(monkeypatch):
+    import sys
+
+    from verify.sweep import open_client
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ValueError, match=r"pip install 'emt-suite\[sweep\]'"):
+        with open_client(workers=1):
+            pass
