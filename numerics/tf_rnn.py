@@ -15,6 +15,8 @@ Update, in PyTorch's order (``clip_grad_norm_`` then ``Adam(weight_decay=l2).ste
     m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
     W <- W - lr * (m / (1-b1^k)) / (sqrt(v / (1-b2^k)) + eps)          (PyTorch's Adam, eps 1e-8)
 
+Gradients are hand-written backpropagation through time (see `RawRNN._loss_and_grads`;
+about 1.5x faster here than a tape over the scan, and tested against the tape and Keras).
 Adam is written out (not ``keras.optimizers.Adam``) so its state is three named tensors per
 matrix that a checkpoint can store and restore exactly, and so the update is PyTorch's (Keras
 puts eps on the un-debiased ``sqrt(v)``).  The step has one ``input_signature`` with a ``None``
@@ -30,11 +32,29 @@ import numpy as np
 
 from numerics.weights import RNNWeights
 
-__all__ = ["RawRNN", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
+__all__ = ["RawRNN", "configure_threads", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
 
 # PyTorch's Adam defaults (the paper trains with torch.optim.Adam).
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 _NAMES = ("W_uh", "W_hh", "W_hy")
+
+
+def configure_threads(n: int) -> bool:
+    """Best effort: run TF ops on ``n`` threads (intra- and inter-op; ``n = 0`` keeps TF's
+    default).  The step's ops are small (64 x 128 matmuls), so extra threads mostly add
+    synchronisation; on the shared 2-core machines one thread ran the step 1.3-1.5x faster
+    (31-34 vs 24-25 steps/s under load).  Only possible before TF has run its first op; returns
+    whether the setting took effect."""
+    import tensorflow as tf
+
+    if n <= 0:
+        return False
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:  # TF already initialised in this process: keep its pools
+        return False
+    return True
 
 
 class RawRNN:
@@ -59,6 +79,8 @@ class RawRNN:
         tgt = tf.TensorSpec([None, None, self.d_out], tf.float32)
         self.train_step = tf.function(self._train_step, input_signature=[seq, tgt])
         self.loss_and_grads = tf.function(self._loss_and_grads, input_signature=[seq, tgt])
+        self.loss_and_grads_autodiff = tf.function(self._loss_and_grads_autodiff,
+                                                   input_signature=[seq, tgt])
         self.forward = tf.function(self._forward, input_signature=[seq])
 
     # -- the model ----------------------------------------------------------------------------
@@ -81,12 +103,55 @@ class RawRNN:
         acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
         return loss, acc
 
-    def _loss_and_grads(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
+    def _loss_and_grads_autodiff(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
+        """Loss, accuracy and gradients by ``tf.GradientTape`` (the reference for the tests)."""
         tf = self.tf
         with tf.GradientTape() as tape:
             loss, acc = self._loss_acc(u, target)
         grads = tape.gradient(loss, [self.vars[n] for n in _NAMES])
         return loss, acc, dict(zip(_NAMES, grads, strict=True))
+
+    def _loss_and_grads(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
+        """Loss, accuracy and hand-written BPTT gradients (rows are batch entries):
+
+            z(t) = h(t-1) W_hh^T + u(t) W_uh^T,  h(t) = act(z(t)),  y(t) = h(t) W_hy^T
+            e(t) = dMSE/dy(t) = 2 (y(t) - x(t)) / (B H d)  for t >= s, else 0
+            delta(t) = dMSE/dz(t) = (e(t) W_hy + delta(t+1) W_hh) * act'(z(t)),  delta(T) = 0
+            dW_hy = sum_t e(t)^T h(t),  dW_hh = sum_t delta(t)^T h(t-1),  dW_uh = sum_t
+            delta(t)^T u(t)
+
+        with ``act'(z) = 1 - h^2`` (tanh) or 1 (linear).  Only the two recurrences are loops;
+        the three weight gradients are single contractions over (t, b).  About 1.5x faster than
+        differentiating the scan with a tape here (the tape's backward loop also accumulates
+        dW_hh step by step); a test holds both, and Keras, to the same gradients.
+        """
+        tf = self.tf
+        tanh = self.activation == "tanh"
+        W_uh, W_hh, W_hy = (self.vars[n] for n in _NAMES)
+        s = self.s
+        u_t = tf.transpose(u, [1, 0, 2])  # time-major (T, B, d)
+        h0 = tf.zeros([tf.shape(u)[0], tf.shape(W_hh)[0]], dtype=u.dtype)
+        act = tf.tanh if tanh else tf.identity
+        hs = tf.scan(lambda h, x: act(tf.matmul(h, W_hh, transpose_b=True) + x),
+                     tf.einsum("tbd,hd->tbh", u_t, W_uh), initializer=h0)
+        h_out = hs[s:]
+        x_t = tf.transpose(target, [1, 0, 2])
+        y = tf.einsum("tbh,oh->tbo", h_out, W_hy)
+        err = y - x_t
+        loss = tf.reduce_mean(tf.square(err))
+        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, x_t >= 0), tf.float32))
+        e = 2.0 * err / tf.cast(tf.size(err), err.dtype)
+        g_h = tf.concat([tf.zeros_like(hs[:s]), tf.einsum("tbo,oh->tbh", e, W_hy)], 0)
+        if tanh:
+            deltas = tf.scan(lambda dn, ga: (ga[0] + tf.matmul(dn, W_hh)) * ga[1],
+                             (g_h, 1.0 - tf.square(hs)), initializer=h0, reverse=True)
+        else:
+            deltas = tf.scan(lambda dn, g: g + tf.matmul(dn, W_hh), g_h, initializer=h0,
+                             reverse=True)
+        grads = {"W_uh": tf.einsum("tbi,tbd->id", deltas, u_t),
+                 "W_hh": tf.einsum("tbi,tbj->ij", deltas[1:], hs[:-1]),
+                 "W_hy": tf.einsum("tbo,tbh->oh", e, h_out)}
+        return loss, acc, grads
 
     def _train_step(self, u: Any, target: Any) -> tuple[Any, Any]:
         tf = self.tf

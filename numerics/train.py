@@ -157,10 +157,25 @@ def _setup_tf(config: TrainConfig) -> Any:
     import keras
     import tensorflow as tf
 
+    from numerics.tf_rnn import configure_threads
+
+    configure_threads(_threads_from_env())
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     return tf
+
+
+def _threads_from_env() -> int:
+    """``EMT_TF_THREADS`` (default 1; 0 = TensorFlow's own default)."""
+    raw = os.environ.get("EMT_TF_THREADS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"EMT_TF_THREADS must be an integer; got {raw!r}") from None
+    if n < 0:
+        raise ValueError(f"EMT_TF_THREADS must be >= 0; got {n}")
+    return n
 
 
 def _run(config: TrainConfig, out: Path | None, progress: bool,
