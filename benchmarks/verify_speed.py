@@ -1,0 +1,75 @@
+"""Speed of `emt verify` on an N_h = 1024 model (target: under 10 s on 2 cores, excluding
+interpreter start-up and imports).
+
+Run: ``python -m benchmarks.verify_speed`` (prints one line per case).  Cases: the tanh
+PyTorch-style initialisation and the linear constructed circuit, on repeat-copy-4 (no slot
+reduction) and T2 (slot reduction: a Schur decomposition of the 1024 x 1024 W_hh), each
+verified end to end through the CLI entry point with HTML output (report + 3 PNG figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+N_HIDDEN = 1024
+TARGET_S = 10.0
+
+
+def _subjects(tmp: Path, task_name: str) -> dict[str, Path]:
+    from numerics.model import init_weights
+    from numerics.weights import RNNWeights
+    from theory.circuit import Circuit, random_psi
+    from theory.tasks import get
+
+    task = get(task_name)
+    c = Circuit(task, random_psi(task, N_HIDDEN, np.random.default_rng(0)))
+    return {
+        "tanh init": init_weights(N_HIDDEN, task.d, seed=0).save_npz(tmp / "init.npz"),
+        "circuit": RNNWeights(c.w_uh, c.w_hh, c.w_hy, activation="linear").save_npz(
+            tmp / "circuit.npz"),
+    }
+
+
+def run(tasks: list[str]) -> list[tuple[str, str, float, int]]:
+    from verify.cli import main
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for task_name in tasks:
+            for label, path in _subjects(tmp, task_name).items():
+                out = tmp / f"out-{task_name}-{path.stem}"
+                sink = io.StringIO()
+                start = time.perf_counter()
+                with contextlib.redirect_stdout(sink):
+                    code = main(["verify", str(path), "--task", task_name, "--format", "html",
+                                 "--out", str(out)])
+                rows.append((task_name, label, time.perf_counter() - start, code))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["repeat-copy-4", "T2"])
+    args = parser.parse_args()
+    import verify.api  # noqa: F401  -- import cost excluded from the timing
+    import verify.plots  # noqa: F401
+
+    worst = 0.0
+    for task_name, label, seconds, code in run(args.tasks):
+        worst = max(worst, seconds)
+        print(f"emt verify N_h={N_HIDDEN} {task_name:14s} {label:10s} {seconds:6.2f} s "
+              f"(exit {code})")
+    print(f"worst {worst:.2f} s; target < {TARGET_S:.0f} s: {'OK' if worst < TARGET_S else 'SLOW'}")
+    return 0 if worst < TARGET_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
