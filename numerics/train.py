@@ -124,10 +124,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir")
     out = Path(out_dir) if out_dir is not None else None
     mode, meta = ("new", None) if out is None else _check_out_dir(config, out, resume)
-    if resume and out is None:
-        raise ValueError("resume=True needs out_dir")
     if mode == "done":
         assert out is not None
         weights, _, meta = load_run(out)
@@ -138,7 +138,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     if checkpoint is not None and checkpoint[1]["step"] > config.steps:
         raise ValueError(f"{out}: the checkpoint is at step {checkpoint[1]['step']}, beyond "
                          f"steps = {config.steps}")
-    return _run(config, out, progress, checkpoint, created=mode == "new")
+    return _run(config, out, progress, checkpoint)
 
 
 def resume_run(run_dir: str | os.PathLike, steps: int | None = None, progress: bool = True
@@ -179,7 +179,7 @@ def _threads_from_env() -> int:
 
 
 def _run(config: TrainConfig, out: Path | None, progress: bool,
-         checkpoint: tuple[dict, dict, np.random.Generator] | None, created: bool) -> TrainResult:
+         checkpoint: tuple[dict, dict, np.random.Generator] | None) -> TrainResult:
     from numerics.tf_rnn import RawRNN
 
     task = config.task
