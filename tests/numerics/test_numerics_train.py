@@ -202,3 +202,22 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path) -> None:
     (run / rundir.CHECKPOINT).write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt checkpoint"):
         resume_run(run, steps=20, progress=False)
+
+
+def test_stop_when_learned_ends_early_and_the_default_does_not() -> None:
+    cfg = tiny_config(steps=300, curriculum=(5,), threshold=0.6, stop_when_learned=True)
+    early = train(cfg, progress=False)
+    assert early.metrics["steps_done"] < 300
+    assert early.metrics["final_batch_accuracy"] > 0.6
+    full = train(replace(cfg, steps=early.metrics["steps_done"] + 5, stop_when_learned=False),
+                 progress=False)
+    assert full.metrics["steps_done"] == early.metrics["steps_done"] + 5
+
+
+def test_progress_line_on_stderr(capsys) -> None:
+    train(tiny_config(steps=12), progress=True)
+    err = capsys.readouterr().err
+    assert "step 12/12" in err and "loss" in err and "acc" in err and "H 5" in err
+    assert "steps/s" in err
+    train(tiny_config(steps=12), progress=False)
+    assert capsys.readouterr().err == ""
