@@ -92,3 +92,34 @@ def test_resume_rejects_config_options_and_missing_dirs(tmp_path, capsys) -> Non
     assert "--hidden" in capsys.readouterr().err
     assert main(["train", "--task", "repeat-copy-3", "--quiet"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_ctrl_c_on_the_real_command_leaves_a_resumable_interrupted_run(tmp_path) -> None:
+    """SIGINT to a running `emt train` process: exit 130, checkpoint saved, not finished."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "verify.cli", "train", "--task", "repeat-copy-3", "--hidden", "4",
+         "--steps", "1000000", "--checkpoint-every", "1000000", "--quiet", "--out", str(run)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / rundir.MODEL_JSON).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2.0)  # let it train for a while
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    meta = rundir.read_model_json(run)
+    assert meta["status"] == "interrupted" and meta["steps_done"] > 0
+    assert (run / rundir.CHECKPOINT).exists() and not looks_finished(run)
