@@ -166,3 +166,13 @@ def test_skipped_checks_are_neither_pass_nor_fail():
     (cell,) = aggregate_rows(rows)
     assert cell["check_pass_rate"] == {"markov": None, "spectrum.phase": 0.5}
     assert cell["all_checks_pass_rate"] == 0.5
+
+
+@pytest.mark.skipif(not (RESULTS / "input-phase" / "input_phase.json").is_file(),
+                    reason="no committed input-phase results")
+def test_committed_input_phase_is_what_the_code_computes():
+    from verify.input_phase import _verdict_rows, input_phase_configs
+
+    committed = json.loads((RESULTS / "input-phase" / "input_phase.json").read_text())
+    rows = _verdict_rows(input_phase_configs(committed["profile"]), RESULTS / "input-phase")
+    assert committed["rows"] == json.loads(json.dumps(rows))
