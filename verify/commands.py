@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check trained weights (run directories, .npz or .keras files) against the "
         "theory's predictions within named tolerances. Exit status 0: every check passed; 1: "
         "some check failed; 2: bad input (nothing written).")
-    p.add_argument("subjects", nargs="+", metavar="SUBJECT",
+    p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz of weights or a .keras file")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
@@ -101,6 +102,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     if args.list_tolerances:
         return _print_tolerances()
+    if not args.subjects:
+        raise ValueError("give at least one SUBJECT (a run directory, .npz or .keras file)")
     # -- validate everything before computing or writing --------------------------------------
     tols = parse_overrides(args.tol)
     if args.seed < 0:
@@ -162,13 +165,17 @@ def run_demo(args: argparse.Namespace) -> int:
     print("eigenvalues of Phi: " + ", ".join(f"{r} (x{m})" for r, m in spec.roots))
 
     print(f"\n== 2. the constructed circuit (linear, random Psi, N_h = {args.hidden}) passes")
+    print("(input grounding: it recovers Psi exactly for any Psi; the output grounding does so "
+          "only when Psi_s is orthogonal to the other blocks)")
     circuit = Circuit(task, random_psi(task, args.hidden, np.random.default_rng(args.seed)))
     constructed = RNNWeights(circuit.w_uh, circuit.w_hh, circuit.w_hy, activation="linear")
-    c_report = verify_weights(constructed, task, seed=args.seed, subject="constructed circuit")
+    c_report = verify_weights(constructed, task, ground="input", seed=args.seed,
+                              subject="constructed circuit")
     print(c_report.summary_line())
     print(c_report.table())
 
     print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, {args.steps} steps)", flush=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
     from numerics.config import TrainConfig
     from numerics.train import train
 

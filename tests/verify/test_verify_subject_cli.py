@@ -182,3 +182,26 @@ def test_verifying_an_npz_does_not_import_tensorflow(tmp_path: Path,
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr + res.stdout
+
+
+def test_list_tolerances_and_missing_subject(capsys: pytest.CaptureFixture) -> None:
+    assert main(["verify", "--list-tolerances"]) == 0
+    out = capsys.readouterr().out
+    assert "spectrum.phase = 0.05" in out and "phi_hat" in out
+    assert main(["verify", "--task", TASK]) == 2
+    assert "SUBJECT" in capsys.readouterr().err
+
+
+@pytest.mark.train
+def test_demo_end_to_end_small(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`emt demo` wiring with a tiny budget: the constructed circuit passes, the barely
+    trained net is reported failing (exit 1), and the report and figures are written."""
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--steps", "30", "--hidden", "16", "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "constructed circuit vs repeat-copy-4 (input grounding, N_h = 16, linear): PASS" in text
+    assert "(lambda - 1)**4" in text
+    for name in ("trained.report.html", "trained.report.json", "trained.eigenvalues.png",
+                 "trained.phi_hat.png", "trained.trajectory.png", "constructed.report.md"):
+        assert (out / name).stat().st_size > 0, name
