@@ -64,7 +64,7 @@ def _dominant_subspace(A: np.ndarray, r: int, start: np.ndarray) -> np.ndarray:
     shrinks like ``|lambda_(r+1) / lambda_r|^k``: exact after a few steps when the rest of the
     spectrum is nilpotent (the circuit), about 50 steps at the ratio 0.6 of a trained net."""
     V = np.linalg.qr(start)[0]
-    scale = max(np.linalg.norm(A, 2), _TINY)
+    scale = max(float(np.linalg.norm(A, 2)), _TINY)
     for _ in range(SUBSPACE_MAX_ITER):
         AV = A @ V
         if np.linalg.norm(AV - V @ (V.T @ AV)) <= SUBSPACE_TOL * scale:
@@ -155,7 +155,7 @@ def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
     reduced = r < n
     proj = dominant_projector(phi, r) if reduced else np.eye(n)
     order = [(s - j, i) for j in range(s) for i in range(d)]  # newest block first
-    vecs = []
+    vecs: list[np.ndarray] = []
     power = np.eye(n)[:, n - d:]  # Phi^j E_s
     for _ in range(s):
         vecs.extend(proj @ power[:, i] for i in range(d))

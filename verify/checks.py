@@ -40,7 +40,7 @@ MARKOV_LAGS = 3  # compare lags m = 1 .. MARKOV_LAGS * s
 
 
 @lru_cache(maxsize=64)
-def _solvability(task: TaskSpec):  # type: ignore[no-untyped-def]
+def _solvability(task: TaskSpec):
     return is_linearly_solvable(task)  # exact and slow for s = d = 8 (seconds): cache per task
 
 
@@ -179,7 +179,7 @@ class Context:
         return self.basis
 
     @cached_property
-    def solvable(self):  # type: ignore[no-untyped-def]
+    def solvable(self):
         return _solvability(self.task)
 
     @cached_property

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_demo)
 
 
-def _task_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _task_from_args(args: argparse.Namespace):
     from theory import tasks
 
     if args.task is not None:
@@ -82,7 +82,7 @@ def _print_tolerances() -> int:
     return 0
 
 
-def _stems(subjects: list) -> list[str]:  # type: ignore[type-arg]
+def _stems(subjects: list) -> list[str]:
     """File stems for the reports: the subject's name, made unique with a counter."""
     seen: dict[str, int] = {}
     out = []
@@ -117,11 +117,12 @@ def run_verify(args: argparse.Namespace) -> int:
     task = _task_from_args(args)
     subjects = [load_subject(path, task) for path in args.subjects]
     for subj in subjects:
-        if subj.task is None:
+        if subj.task is None:  # (the loop below relies on this check)
             raise ValueError(f"{subj.path}: no task: give --task NAME or --task-file FILE "
                              "(only run directories carry their own task)")
     reports: list[Report] = [
-        verify_weights(subj.weights, subj.task, ground=args.ground, tolerances=tols,
+        verify_weights(subj.weights, subj.task,  # type: ignore[arg-type]
+                       ground=args.ground, tolerances=tols,
                        seed=args.seed, horizon=args.horizon, subject=str(subj.path),
                        subject_sha256=subj.sha256, convention=subj.convention)
         for subj in subjects]

@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["eigenvalue_figure", "phi_hat_figure", "trajectory_figure"]
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -23,7 +23,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig) -> bytes:
     plt = _pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")

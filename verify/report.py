@@ -80,7 +80,7 @@ class Report:
         raise KeyError(name)
 
     # -- renderings ------------------------------------------------------------------------------
-    def to_dataframe(self):  # type: ignore[no-untyped-def]
+    def to_dataframe(self):
         import pandas as pd
 
         rows = [{"check": c.name, "status": c.status, "value": c.value,
