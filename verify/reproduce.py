@@ -82,6 +82,23 @@ def runs_markdown(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _thresholds_note(records: list[dict[str, Any]]) -> str:
+    """Which eigenvalue thresholds the two metrics used (read from the reports' metrics)."""
+    ours, paper = set(), set()
+    for record in records:
+        spectrum = ((record.get("verify") or {}).get("metrics") or {}).get("spectrum") or {}
+        if "threshold" in spectrum:
+            ours.add(spectrum["threshold"])
+        if "paper_threshold" in spectrum:
+            paper.add(spectrum["paper_threshold"])
+    if not ours and not paper:
+        return ""
+    return (f"Eigenvalue thresholds: the paper's metric keeps |lambda| > "
+            f"{', '.join(f'{t:g}' for t in sorted(paper)) or 'n/a'}; ours (the verifier's "
+            f"spectrum.threshold) keeps |lambda| > "
+            f"{', '.join(f'{t:g}' for t in sorted(ours)) or 'n/a'}.\n")
+
+
 def _finish_command(profile: str, out_dir: Path) -> str:
     return f"emt reproduce table1 --profile {profile} --out {out_dir}"
 
@@ -129,6 +146,7 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
         "\"---\" where no seed had matching eigenvalue counts.", "",
         table1_markdown(cells),
         AGGREGATION_RULE,
+        _thresholds_note(records),
     ]
     lines += [runs_markdown(records), ""]
     for section in extra_sections or []:

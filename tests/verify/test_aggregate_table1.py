@@ -59,6 +59,7 @@ def test_per_seed_best_then_mean_over_seeds():
     assert c["spectral"] == pytest.approx((0.01 + 0.02) / 2)
     assert c["accuracy"] == pytest.approx((0.95 + 1.00) / 2)
     assert c["matched"] == pytest.approx((0.011 + 0.021) / 2)
+    assert c["modulus"] == pytest.approx(0.0)
     assert c["n_spectral"] == 2 and c["seeds"] == [1, 2]
     assert c["spectral_stats"]["min"] == pytest.approx(0.01)
     assert c["spectral_stats"]["max"] == pytest.approx(0.02)
