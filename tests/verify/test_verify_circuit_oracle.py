@@ -155,3 +155,13 @@ def test_tanh_net_skips_markov_with_a_reason() -> None:
     task = get("repeat-copy-3")
     c = verify_weights(init_weights(16, 3, seed=0), task).check("markov")
     assert c.passed is None and c.status == "skip" and "tanh" in c.detail
+
+
+def test_assert_emt_takes_tolerances_as_keywords() -> None:
+    task = get("repeat-copy-3")
+    w = circuit_weights(task, "input")
+    assert assert_emt(w, task, ground="input").passed
+    with pytest.raises(AssertionError, match=r"spectrum\.modulus .*FAIL"):
+        assert_emt(w, task, ground="input", spectrum_modulus=1e-30)
+    with pytest.raises(ValueError, match="unknown tolerance"):
+        assert_emt(w, task, no_such_tolerance=1.0)
