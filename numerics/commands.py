@@ -51,12 +51,7 @@ _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
 def _load_task(args: argparse.Namespace):
     from theory import tasks
 
-    if args.task is not None:
-        return tasks.get(args.task)
-    load = getattr(tasks, "load", None)
-    if load is None:
-        raise ValueError("--task-file is not available: theory.tasks.load is missing")
-    return load(args.task_file)
+    return tasks.select(args.task, args.task_file)
 
 
 def run_train(args: argparse.Namespace) -> int:

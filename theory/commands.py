@@ -57,10 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _selected_task(args: argparse.Namespace) -> Any:
     from theory import tasks
 
-    if args.task is not None:
-        return tasks.get(args.task)
-    if args.task_file is not None:
-        return tasks.load(args.task_file)
+    if args.task is not None or args.task_file is not None:
+        return tasks.select(args.task, args.task_file)
     if args.ids is not None:
         s, d, *ids = args.ids
         return tasks.from_ids(s, d, ids)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from theory.tasks import TaskSpec
 
-__all__ = ["load", "parse_task_table", "TASK_FILE_FIELDS"]
+__all__ = ["load", "select", "parse_task_table", "TASK_FILE_FIELDS"]
 
 TASK_FILE_FIELDS = ("s", "d", "F", "ids", "name")
 
@@ -110,3 +110,17 @@ def load(path: str | Path) -> TaskSpec:
     except UnicodeDecodeError as exc:
         raise ValueError(f"task file {path}: not UTF-8 text ({exc.reason})") from None
     return parse_task_table(_parse_text(text, path), where=f"task file {path}")
+
+
+def select(name: str | None = None, path: str | Path | None = None) -> TaskSpec | None:
+    """The task a user named on the command line: a registered ``name`` or a task file at
+    ``path`` (at most one of them); ``None`` when neither is given."""
+    from theory import tasks
+
+    if name is not None and path is not None:
+        raise ValueError("give a task name or a task file, not both")
+    if name is not None:
+        return tasks.get(name)
+    if path is not None:
+        return load(path)
+    return None

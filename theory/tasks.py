@@ -404,6 +404,8 @@ def get(name: str) -> TaskSpec:
 # Re-exported here so callers find every task function in one place.  These modules import
 # `theory.tasks` lazily, so this import at the end is not circular.
 from theory.solvability import Solvability, is_linearly_solvable  # noqa: E402
-from theory.task_files import load  # noqa: E402
+from theory.task_files import load, select  # noqa: E402
 
-__all__ += ["Solvability", "is_linearly_solvable", "load", "signed_copy_structure", "describe"]
+__all__ += [
+    "Solvability", "is_linearly_solvable", "load", "select", "signed_copy_structure", "describe",
+]

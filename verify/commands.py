@@ -67,11 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _task_from_args(args: argparse.Namespace):
     from theory import tasks
 
-    if args.task is not None:
-        return tasks.get(args.task)
-    if args.task_file is not None:
-        return tasks.load(args.task_file)
-    return None
+    return tasks.select(args.task, args.task_file)
 
 
 def _print_tolerances() -> int:
