@@ -36,7 +36,7 @@ SOLVED_ACCURACY = 0.95
 
 INPUT_PHASE_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"tasks": ["repeat-copy-4", "staggered-4"], "hidden": 64, "steps": 6000,
-              "threshold": 0.96, "seeds": [1]},
+              "threshold": 0.96, "seeds": [1, 2, 3]},
     "paper": {"tasks": ["T1", "T2"], "hidden": 128, "steps": 20000, "threshold": 0.96,
               "seeds": [1, 2, 3]},
 }
