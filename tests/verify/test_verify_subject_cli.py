@@ -35,12 +35,12 @@ def save(path: Path, **arrays: object) -> Path:
     return path
 
 
-def test_keras_names_are_transposed_pytorch_names_are_not() -> None:
+def test_keras_names_are_transposed_pytorch_names_are_not(tmp_path: Path) -> None:
     # hand-built 2x2 pin of the conventions (SPEC: kernel = W_uh^T, recurrent_kernel = W_hh^T)
     W_uh = np.array([[1.0, 2.0], [3.0, 4.0]])
     W_hh = np.array([[0.0, 1.0], [0.5, 0.0]])
     W_hy = np.array([[5.0, 6.0], [7.0, 8.0]])
-    tmp = Path(pytest.importorskip("tempfile").mkdtemp())
+    tmp = tmp_path
     keras = save(tmp / "k.npz", kernel=W_uh.T, recurrent_kernel=W_hh.T, dense_kernel=W_hy.T,
                  bias=np.zeros(2), dense_bias=np.zeros(2))
     torch = save(tmp / "t.npz", weight_ih_l0=W_uh, weight_hh_l0=W_hh,
