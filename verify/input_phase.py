@@ -42,12 +42,26 @@ INPUT_PHASE_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def input_phase_configs(profile: str) -> list[SweepConfig]:
-    """One sweep per activation (linear, tanh) over the profile's two tasks."""
+def _profile_settings(profile: str, seeds: list[int] | None) -> dict[str, Any]:
+    """The profile's settings, with ``seeds`` (a subset of the profile's seeds) when given."""
     if profile not in INPUT_PHASE_PROFILES:
         raise ValueError(f"unknown input-phase profile {profile!r}; known: "
                          f"{', '.join(INPUT_PHASE_PROFILES)}")
-    p = INPUT_PHASE_PROFILES[profile]
+    p = dict(INPUT_PHASE_PROFILES[profile])
+    if seeds is not None:
+        outside = sorted(set(seeds) - set(p["seeds"]))
+        if not seeds or outside:
+            raise ValueError(f"--seeds must be a non-empty subset of the {profile} profile's "
+                             f"seeds {p['seeds']}; got {seeds}")
+        p["seeds"] = sorted(set(seeds))
+    return p
+
+
+def input_phase_configs(profile: str, seeds: list[int] | None = None) -> list[SweepConfig]:
+    """One sweep per activation (linear, tanh) over the profile's two tasks.  ``seeds``
+    restricts the run to some of the profile's seeds (the jobs, and so their keys, are the
+    same as in the full profile, so a later full run reuses them)."""
+    p = _profile_settings(profile, seeds)
     return [parse_sweep_config({
         "name": f"input-phase-{profile}-{activation}",
         "grid": {"task": p["tasks"], "hidden": [p["hidden"]], "l2": [0.0],
@@ -80,10 +94,14 @@ def _verdict_rows(configs: list[SweepConfig], out_dir: Path) -> list[dict[str, A
 
 
 def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = None,
-                workers: int | None = None, run: bool = True,
+                workers: int | None = None, run: bool = True, seeds: list[int] | None = None,
                 stream: IO[str] | None = sys.stderr) -> dict[str, Any]:
-    """Train (unless ``run=False``), then write ``input_phase.json`` and ``input_phase.md``."""
-    configs = input_phase_configs(profile)
+    """Train (unless ``run=False``), then write ``input_phase.json`` and ``input_phase.md``.
+    With ``seeds`` (a subset of the profile's) only those seeds are run and reported, and the
+    report says so."""
+    configs = input_phase_configs(profile, seeds)
+    settings = _profile_settings(profile, seeds)
+    all_seeds = INPUT_PHASE_PROFILES[profile]["seeds"]
     out_dir = Path(out_dir)
     if run:
         for config in configs:
@@ -94,19 +112,22 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
     rows = _verdict_rows(configs, out_dir)
     known = [r for r in rows if r["agrees_with_theory"] is not None]
     doc = {"schema": "emt.input-phase/1", "profile": profile,
-           "solved_accuracy": SOLVED_ACCURACY, "settings": INPUT_PHASE_PROFILES[profile],
+           "solved_accuracy": SOLVED_ACCURACY, "settings": settings,
+           "seeds_subset": settings["seeds"] != all_seeds,
            "complete": len(known) == len(rows),
            "all_agree": bool(known) and all(r["agrees_with_theory"] for r in known),
            "rows": rows}
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
     atomic_write_bytes(out_dir / "input_phase.json", (text + "\n").encode("utf-8"))
-    s = INPUT_PHASE_PROFILES[profile]
+    s = settings
+    subset = (f" (a subset of the profile's seeds {all_seeds}: `--seeds`)"
+              if doc["seeds_subset"] else "")
     lines = [
         f"## Input phase: linear vs tanh RNNs (profile `{profile}`)", "",
         f"Tasks {', '.join(s['tasks'])}; N_h = {s['hidden']}, {s['steps']} steps, curriculum "
-        f"threshold {s['threshold']}, L2 0, seeds {s['seeds']}.  'Solved' means sign accuracy "
-        f">= {SOLVED_ACCURACY} at H = 200.  Theory: a linear RNN from h = 0 can only realise "
-        "targets that depend on t - tau alone (theory.tasks.is_linearly_solvable).", "",
+        f"threshold {s['threshold']}, L2 0, seeds {s['seeds']}{subset}.  'Solved' means sign "
+        f"accuracy >= {SOLVED_ACCURACY} at H = 200.  Theory: a linear RNN from h = 0 can only "
+        "realise targets that depend on t - tau alone (theory.tasks.is_linearly_solvable).", "",
         "| task | activation | seed | accuracy (H=200) | solved | linearly solvable (theory) "
         "| expected | agrees |",
         "|---|---|---|---|---|---|---|---|",

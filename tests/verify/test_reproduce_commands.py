@@ -102,3 +102,16 @@ def test_missing_dask_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"pip install 'emt-suite\[sweep\]'"):
         with open_client(workers=1):
             pass
+
+
+def test_input_phase_seed_subset_is_labelled_and_validated(tmp_path, capsys):
+    assert main(["reproduce", "input-phase", "--aggregate-only", "--seeds", "2",
+                 "--out", str(tmp_path)]) == 1  # nothing trained: incomplete
+    doc = json.loads((tmp_path / "input_phase.json").read_text())
+    assert doc["seeds_subset"] is True and doc["settings"]["seeds"] == [2]
+    assert {r["seed"] for r in doc["rows"]} == {2}
+    assert "a subset of the profile's seeds" in (tmp_path / "input_phase.md").read_text()
+    out = tmp_path / "bad"
+    assert main(["reproduce", "input-phase", "--seeds", "99", "--out", str(out)]) == 2
+    assert "subset" in capsys.readouterr().err
+    assert not out.exists()
