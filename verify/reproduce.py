@@ -19,7 +19,7 @@ from numerics.weights import atomic_write_bytes
 from verify.aggregate import aggregate_records, run_row, table1_markdown
 from verify.sweep import collect_records, run_sweep
 from verify.sweep_config import SweepConfig, parse_sweep_config
-from verify.sweep_job import refresh_verify_summary
+from verify.sweep_job import refresh_verify_summary, reverify_job
 
 __all__ = ["PROFILES", "load_profile", "profile_text", "table1", "write_table1", "AGGREGATION_RULE"]
 
@@ -156,13 +156,17 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
 
 
 def table1(profile: str, out_dir: str | Path, *, scheduler: str | None = None,
-           workers: int | None = None, run: bool = True,
+           workers: int | None = None, run: bool = True, reverify: bool = False,
            stream: IO[str] | None = sys.stderr) -> dict[str, Any]:
-    """Run (or, with ``run=False``, only aggregate) a profile's sweep and write the report."""
+    """Run (or, with ``run=False``, only aggregate) a profile's sweep and write the report.
+    ``reverify`` verifies every done job again with the current verifier before aggregating."""
     config = load_profile(profile)
     out_dir = Path(out_dir)
     if run:
         run_sweep(config, out_dir, scheduler=scheduler, workers=workers, stream=stream)
+    if reverify:
+        for key in config.keys:
+            reverify_job(out_dir / "runs" / key)
     extra = []
     input_phase = out_dir / "input-phase" / "input_phase.md"
     if input_phase.is_file():

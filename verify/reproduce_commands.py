@@ -52,7 +52,7 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     load_profile(args.profile)  # validate before anything runs or is written
     out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
     doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                 run=not args.aggregate_only)
+                 run=not args.aggregate_only, reverify=args.reverify)
     print((out / "table1.md").read_text(encoding="utf-8"))
     print(f"wrote {out / 'table1.md'} and {out / 'table1.json'}"
           + ("" if doc["complete"] else f"  (PARTIAL: {doc['n_done']}/{doc['n_jobs']} done)"))
@@ -105,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--aggregate-only", action="store_true",
                    help="train nothing; aggregate the records already there (a partial table "
                         "is labelled PARTIAL)")
+    t.add_argument("--reverify", action="store_true",
+                   help="verify every finished run again with the current verifier (no "
+                   "training) before aggregating")
     _add_cluster_options(t)
     t.set_defaults(func=_cmd_table1)
 

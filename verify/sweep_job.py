@@ -151,6 +151,35 @@ def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
     return record
 
 
+def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
+    """Verify ``weights`` with the job's settings; write ``report.json``; return the summary."""
+    from verify.api import verify_weights
+
+    report = verify_weights(weights, job_task(job), ground=job["ground"],
+                            seed=job["verify_seed"], horizon=job["verify_horizon"])
+    report_json = report.to_json()
+    text = json.dumps(report_json, indent=2, sort_keys=True, default=_json_default)
+    atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
+    return summarize_report(report_json)
+
+
+def reverify_job(job_dir: str | Path) -> dict[str, Any] | None:
+    """Verify a done job's trained weights again with the current verifier (no training), so
+    that every record of a results directory comes from one version of the checks.  Rewrites
+    ``report.json`` and the record's verify summary and notes when; other records untouched."""
+    from numerics.train import load_run
+
+    path = Path(job_dir)
+    record = read_record(path)
+    if record is None or record.get("status") != "done":
+        return record
+    weights, _task, _meta = load_run(path / "run")
+    record["verify"] = _verify_and_write(weights, record["job"], path)
+    record["reverified"] = {"at": _now(), "versions": versions()}
+    write_record(path, record)
+    return record
+
+
 def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """The default job: train the RNN the job describes, then verify it against the theory.
 
@@ -159,23 +188,16 @@ def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """
     from numerics.train import train  # imports TensorFlow: only on workers
 
-    task = job_task(job)
     config = train_config(job)
     run_dir = job_dir / "run"
     resumable = (run_dir / "model.json").is_file()
     if run_dir.exists() and not resumable:
         shutil.rmtree(run_dir)  # killed before the run directory was initialised: start over
     result = train(config, out_dir=run_dir, progress=False, resume=resumable)
-    from verify.api import verify_weights  # after training: a finished run is kept regardless
-
-    report = verify_weights(result.weights, task, ground=job["ground"], seed=job["verify_seed"],
-                            horizon=job["verify_horizon"])
-    report_json = report.to_json()
-    text = json.dumps(report_json, indent=2, sort_keys=True, default=_json_default)
-    atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
+    # verified after training: a finished run is kept even if verification raises
     return {
         "train": {"metrics": dict(result.metrics)},
-        "verify": summarize_report(report_json),
+        "verify": _verify_and_write(result.weights, job, job_dir),
     }
 
 

@@ -93,6 +93,19 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
     assert json.loads((killed / "run" / "model.json").read_text())["status"] == "finished"
     assert (killed / "run" / "weights.npz").is_file()
 
+    # Re-verification: the report is rebuilt from the trained weights, training untouched.
+    from verify.sweep_job import reverify_job
+
+    done = tmp_path / "runs" / job_key(config.jobs[0])
+    expected = json.loads((done / "report.json").read_text())["checks"]
+    weights_mtime = (done / "run" / "weights.npz").stat().st_mtime_ns
+    (done / "report.json").unlink()
+    record = reverify_job(done)
+    assert record is not None and "reverified" in record
+    assert json.loads((done / "report.json").read_text())["checks"] == expected
+    assert read_record(done)["verify"]["checks"] == record["verify"]["checks"]
+    assert (done / "run" / "weights.npz").stat().st_mtime_ns == weights_mtime
+
 
 def _fail_on_seed_two(job, job_dir):
     if job["seed"] == 2:
