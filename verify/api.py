@@ -62,7 +62,8 @@ def verify_weights(
 ) -> Report:
     """Run every check of `verify.checks` on ``weights`` against ``task``.
 
-    ``ground``: "input" (G = W_uh) or "output" (G = pinv(W_hy)) for the privileged basis;
+    ``ground``: "input" (G = W_uh), "output" (G fitted to the readout over s steps, exact for
+    the circuit) or "output-pinv" (G = pinv(W_hy), the authors' code) for the privileged basis;
     ``tolerances``: overrides by name (`verify.tolerances`); ``seed`` seeds every batch;
     ``horizon``: output-phase length H of the generalisation and loaded-state checks.
     """

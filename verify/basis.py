@@ -1,7 +1,21 @@
 """The privileged basis (SPEC section 5): recover Psi from trained weights and compare Phi_hat
 with what the theory predicts for the same construction.
 
-Construction (grounding ``G``: ``W_uh`` for "input", ``pinv(W_hy)`` for "output"):
+Construction (grounding ``G``, an ``N_h x d`` stand-in for the newest slot ``Psi_s``):
+
+* "input": ``G = W_uh`` (the paper's choice; ``W_uh = Psi_s`` in the theory);
+* "output" (default): ``G`` solves ``W_hy W_hh^m G = R_m`` for ``m = 0..s-1`` in the
+  least-squares, minimum-norm sense (``G = pinv(O) R`` with the stacked readout observations
+  ``O = [W_hy; W_hy W_hh; ...]``), where ``R_m = e_s^T Phi^m E_s`` is the theory's response of
+  the newest slot to itself after ``m`` steps.  For the circuit ``O = M Psi*`` and the minimum-
+  norm solution lies in ``span(Psi)``, so ``G = Psi_s`` exactly for ANY full-rank Psi whenever
+  ``M`` has full column rank; on a trained net it grounds the basis on what the readout sees
+  over s steps (so it needs no assumption about ``W_uh``);
+* "output-pinv": ``G = pinv(W_hy)``, the authors' later code literally -- the ``m = 0`` term
+  alone.  Exact only when ``Psi_s`` is orthogonal to the other blocks (then
+  ``pinv(Psi*_s) = Psi_s``); with a general Psi it mixes slots.
+
+Then:
 
     Psi_k = W_hh^(s-k) G   (k = 1..s, the last block is G),   columns normalised,
     Psi* = pinv(Psi),      Phi_hat = Psi* W_hh Psi.
@@ -46,13 +60,15 @@ __all__ = [
     "privileged_basis",
     "dominant_projector",
     "grounding_matrix",
+    "newest_slot_responses",
     "diagonal_similarity_error",
     "phi_power_s_is_identity",
 ]
 
-GROUNDINGS = ("input", "output")
+GROUNDINGS = ("input", "output", "output-pinv")
 _INDEPENDENCE_TOL = 1e-8  # relative residual below which a Krylov vector counts as dependent
 _TINY = 1e-300
+OBSERVATION_RCOND = 1e-10  # relative singular-value cut-off of the output grounding's pinv
 SUBSPACE_TOL = 1e-14  # relative residual at which subspace iteration stops
 SUBSPACE_MAX_ITER = 100  # 0.7^100 < 1e-15: nets with a usable spectral gap converge
 SUBSPACE_CHECK_EVERY = 4  # residual test every few steps (it costs a product of its own)
@@ -191,12 +207,34 @@ def phi_power_s_is_identity(task: TaskSpec) -> bool:
                             atol=1e-12, rtol=0))
 
 
-def grounding_matrix(weights: RNNWeights, ground: str) -> np.ndarray:
-    """``G = W_uh`` (input grounding) or ``G = pinv(W_hy)`` (output grounding), ``N_h x d``."""
+def newest_slot_responses(task: TaskSpec) -> np.ndarray:
+    """``[R_0; ...; R_(s-1)]`` with ``R_m = e_s^T Phi^m E_s`` (``d x d`` each): how the newest
+    slot's content reappears in the newest slot ``m`` steps later, per the theory."""
+    s, d = task.s, task.d
+    P = phi_numeric(task)
+    blocks, power = [], np.eye(s * d)
+    for _ in range(s):
+        blocks.append(power[(s - 1) * d:, (s - 1) * d:])
+        power = power @ P
+    return np.vstack(blocks)
+
+
+def grounding_matrix(weights: RNNWeights, ground: str, task: TaskSpec) -> np.ndarray:
+    """The grounding ``G`` (``N_h x d``) for "input", "output" or "output-pinv" (module
+    docstring)."""
     if ground == "input":
         return weights.W_uh
-    if ground == "output":
+    if ground == "output-pinv":
         return np.linalg.pinv(weights.W_hy)
+    if ground == "output":
+        observations, power = [], weights.W_hy
+        for _ in range(task.s):
+            observations.append(power)
+            power = power @ weights.W_hh
+        # Slots no output ever reads again (T2..T4) make O rank deficient; singular values at
+        # rounding level must be dropped, not inverted, or they inject noise into G.
+        return (np.linalg.pinv(np.vstack(observations), rcond=OBSERVATION_RCOND)
+                @ newest_slot_responses(task))
     raise ValueError(f"grounding must be one of {', '.join(GROUNDINGS)}; got {ground!r}")
 
 
@@ -245,7 +283,7 @@ def privileged_basis(
         )
     s = task.s
     W = weights.W_hh
-    G = grounding_matrix(weights, ground)
+    G = grounding_matrix(weights, ground, task)
     powers = [G]
     for _ in range(s - 1):
         powers.append(W @ powers[-1])  # powers[j] = W_hh^j G

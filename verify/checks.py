@@ -172,9 +172,9 @@ class Context:
     def state_basis(self) -> PrivilegedBasis:
         """Basis used to load and decode states: the report's grounding, with the slot map
         ``K_r`` the theory predicts when the grounding is the newest slot (``G = Psi_s``).
-        Exact for the input grounding (``W_uh = Psi_s`` in the theory) and for the output
-        grounding when ``Psi_s`` is orthogonal to the other blocks (then ``pinv(W_hy) = Psi_s``);
-        for a general Psi the output grounding mixes slots (a documented limitation)."""
+        Exact for the input and output groundings for any full-rank Psi (verify.basis); the
+        authors' "output-pinv" is exact only when ``Psi_s`` is orthogonal to the other blocks
+        (then ``pinv(W_hy) = Psi_s``); with a general Psi it mixes slots (documented)."""
         return self.basis
 
     @cached_property
@@ -241,16 +241,18 @@ def check_spectrum_modulus(ctx: Context) -> CheckResult:
 
 def check_phi_hat(ctx: Context) -> CheckResult:
     """Phi_hat against the prediction for the grounding, modulo the diagonal similarity that
-    column normalisation introduces (`diagonal_similarity_error`).  With output grounding and
-    ``Phi^s != I`` the entries depend on the network's unknown ``Psi^T Psi``; only the spectrum
-    is predicted then, so the value is the worst of the matched phase and modulus errors and
-    the count mismatch between the eigenvalues of Phi_hat and of the prediction."""
+    column normalisation introduces (`diagonal_similarity_error`).  The input and output
+    groundings recover ``G = Psi_s`` exactly for the circuit, so the entries are predicted.
+    With "output-pinv" and ``Phi^s != I`` the entries depend on the network's unknown
+    ``Psi^T Psi``; only the spectrum is predicted then, so the value is the worst of the matched
+    phase and modulus errors and the count mismatch between the eigenvalues of Phi_hat and of
+    the prediction."""
     b = ctx.basis
     plan = b.plan
     metrics = {"condition": b.condition, "slots": plan.rank}
     note = f"{plan.rank} slots" + (" (reduced)" if plan.reduced else "") + \
         f", cond(Psi) {b.condition:.3g}, {ctx.ground} grounding"
-    if ctx.ground == "input" or phi_power_s_is_identity(ctx.task):
+    if ctx.ground != "output-pinv" or phi_power_s_is_identity(ctx.task):
         err, _ = diagonal_similarity_error(b.phi_hat, plan.prediction)
         return ctx.result("phi_hat", err, "<=",
                           f"max entry error modulo diagonal similarity; {note}", metrics)

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
     src.add_argument("--task-file", metavar="FILE", help="a task description file")
     p.add_argument("--ground", choices=GROUNDINGS, default="output",
-                   help="grounding of the privileged basis (default output: G = pinv(W_hy))")
+                   help="grounding of the privileged basis: input (G = W_uh), output (default: G "
+                   "fitted to the readout over s steps) or output-pinv (G = pinv(W_hy))")
     p.add_argument("--tol", action="append", default=[], metavar="NAME=VALUE",
                    help="override a tolerance (repeatable); names: see --list-tolerances")
     p.add_argument("--format", choices=FORMATS, default="md", help="report format (default md)")

@@ -35,6 +35,7 @@ from typing import Any
 
 from theory import tasks as task_registry
 from theory.tasks import TaskSpec
+from verify.basis import GROUNDINGS
 
 __all__ = [
     "GRID_KEYS",
@@ -138,8 +139,9 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         raise ValueError(f"{where}: threshold must be in (0, 1); got {value}")
     if key == "activation" and value not in ("tanh", "linear"):
         raise ValueError(f"{where}: activation must be 'tanh' or 'linear'; got {value!r}")
-    if key == "ground" and value not in ("output", "input"):
-        raise ValueError(f"{where}: ground must be 'output' or 'input'; got {value!r}")
+    if key == "ground" and value not in GROUNDINGS:
+        raise ValueError(f"{where}: ground must be one of {', '.join(GROUNDINGS)}; got "
+                         f"{value!r}")
     if key == "curriculum":
         if not value or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
                                 for h in value):
