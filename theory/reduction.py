@@ -111,22 +111,35 @@ def discrete_map_numeric(xi: np.ndarray, phi: np.ndarray, v_f: np.ndarray) -> np
     return xi @ (np.eye(n_h) + phi.T) @ xi.T @ np.tanh(v_f)
 
 
+def _solve_zero(rhs: sp.Matrix, unknowns: sp.Matrix) -> dict:
+    """The unique solution of ``rhs = 0`` for ``unknowns`` (the fixed point of a fast
+    variable); ``ValueError`` when sympy finds none or several."""
+    solutions = sp.solve(list(rhs), list(unknowns), dict=True)
+    if len(solutions) != 1 or set(solutions[0]) != set(unknowns):
+        raise ValueError(f"expected one fixed point for {list(unknowns)}, got {solutions}")
+    return solutions[0]
+
+
 def derivation(n_f: int = 3, n_h: int = 2, seed: int = 0) -> Derivation:
     """The reduction as a checked `Derivation` (explicit sizes, generic symbolic entries)."""
     v_f = sp.Matrix([sp.Symbol(f"v_f_{i + 1}", real=True) for i in range(n_f)])
     xi = sp.Matrix(n_f, n_h, lambda i, j: sp.Symbol(f"xi_{i + 1}{j + 1}", real=True))
     phi = sp.Matrix(n_h, n_h, lambda i, j: sp.Symbol(f"phi_{i + 1}{j + 1}", real=True))
     sig = _sigma_f(v_f)
-    v_d = sig
-    v_h = (sp.eye(n_h) + phi.T) * xi.T * sig
+    # The fast variables are SOLVED from their equations at T -> 0 (not written down): the
+    # steps below then check the solutions against the closed forms the reduction claims.
+    v_d_sym = sp.Matrix([sp.Symbol(f"v_d_{i + 1}", real=True) for i in range(n_f)])
+    v_h_sym = sp.Matrix([sp.Symbol(f"v_h_{j + 1}", real=True) for j in range(n_h)])
+    v_d = v_d_sym.subs(_solve_zero(sig - v_d_sym, v_d_sym))
+    v_h = v_h_sym.subs(_solve_zero(xi.T * sig + phi.T * xi.T * v_d - v_h_sym, v_h_sym))
     sizes = f"N_f = {n_f}, N_h = {n_h}, generic symbolic Xi, Phi, sigma_f"
     steps = [
-        Step("delay follows the features", sig - v_d, sp.zeros(n_f, 1), (LIMITS[1], sizes),
+        Step("delay follows the features", v_d, sig, (LIMITS[1], sizes),
              "With T_d -> 0 the delay sits at the zero of T_d dV_d/dt = sigma_f(V_f) - V_d: "
              "the delay becomes the one-step lag of the discretisation.",
              r"V_d(t) = \sigma_f(V_f(t))"),
         Step("memory neurons at their fixed point",
-             xi.T * sig + phi.T * xi.T * v_d - v_h, sp.zeros(n_h, 1),
+             v_h, (sp.eye(n_h) + phi.T) * xi.T * sig,
              (LIMITS[0], LIMITS[2], LIMITS[3], sizes),
              "With T_h -> 0, sigma_h linear and unit couplings, the zero of "
              "T_h dV_h/dt = Xi^T sigma_f + Phi^T Xi^T V_d - V_h (with V_d from the previous "

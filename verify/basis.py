@@ -170,6 +170,9 @@ def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
     s, d, n = task.s, task.d, task.n_slots
     phi = phi_numeric(task)
     r = int(spectrum(task).nonzero)
+    if r == 0:
+        raise ValueError(f"task {task.label}: Phi has no nonzero eigenvalue (Phi is nilpotent), "
+                         "so no memory persists and there is no privileged basis to recover")
     reduced = r < n
     proj = dominant_projector(phi, r) if reduced else np.eye(n)
     order = [(s - j, i) for j in range(s) for i in range(d)]  # newest block first
@@ -228,9 +231,13 @@ def grounding_matrix(weights: RNNWeights, ground: str, task: TaskSpec) -> np.nda
         return np.linalg.pinv(weights.W_hy)
     if ground == "output":
         observations, power = [], weights.W_hy
-        for _ in range(task.s):
-            observations.append(power)
-            power = power @ weights.W_hh
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            for _ in range(task.s):
+                observations.append(power)
+                power = power @ weights.W_hh
+        if not all(np.all(np.isfinite(o)) for o in observations):
+            raise ValueError(f"the readout observations W_hy W_hh^m (m < {task.s}) overflow for "
+                             f"these weights (max |W_hh| = {np.max(np.abs(weights.W_hh)):.3g})")
         # Slots no output ever reads again (T2..T4) make O rank deficient; singular values at
         # rounding level must be dropped, not inverted, or they inject noise into G.
         return (np.linalg.pinv(np.vstack(observations), rcond=OBSERVATION_RCOND)
@@ -285,11 +292,15 @@ def privileged_basis(
     W = weights.W_hh
     G = grounding_matrix(weights, ground, task)
     powers = [G]
-    for _ in range(s - 1):
-        powers.append(W @ powers[-1])  # powers[j] = W_hh^j G
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        for _ in range(s - 1):
+            powers.append(W @ powers[-1])  # powers[j] = W_hh^j G
     d = task.d
     psi_full_raw = np.column_stack([powers[s - k][:, i] for k in range(1, s + 1)
                                     for i in range(d)])
+    if not np.all(np.isfinite(psi_full_raw)):
+        raise ValueError(f"the Krylov powers W_hh^k G (k < {s}) overflow for these weights "
+                         f"(max |W_hh| = {np.max(np.abs(W)):.3g}); no privileged basis")
     psi_raw = np.column_stack([psi_full_raw[:, (k - 1) * d + i] for (k, i) in plan.slots])
     w_projector = None
     if plan.reduced:
@@ -299,7 +310,9 @@ def privileged_basis(
     scales = np.where(scales > _TINY, scales, 1.0)  # a zero column stays zero (and fails later)
     psi = psi_raw / scales
     sv = np.linalg.svd(psi, compute_uv=False)
-    condition = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+    # fewer hidden units than slots: Psi cannot have full column rank
+    rank_deficient = psi.shape[0] < psi.shape[1] or sv[-1] <= 0
+    condition = float("inf") if rank_deficient else float(sv[0] / sv[-1])
     psi_dual = np.linalg.pinv(psi)
     phi_hat = psi_dual @ W @ psi
     return PrivilegedBasis(ground, plan, psi_raw, scales, psi, psi_dual, phi_hat, condition,
