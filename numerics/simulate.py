@@ -11,7 +11,7 @@ import numpy as np
 
 from numerics.weights import RNNWeights
 
-__all__ = ["rollout", "free_run", "activation_fn"]
+__all__ = ["rollout", "activation_fn"]
 
 
 def activation_fn(name: str):
@@ -57,15 +57,3 @@ def rollout(
         return hs[0], ys[0]
     return hs, ys
 
-
-def free_run(
-    weights: RNNWeights, h_start: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-input dynamics from ``h_start`` (shape ``(B, N_h)`` or ``(N_h,)``), which plays
-    ``h(t0)``: returns ``h(t0+1..t0+steps)`` and the matching outputs."""
-    h_start = np.asarray(h_start, dtype=np.float64)
-    squeeze = h_start.ndim == 1
-    hb = h_start[None] if squeeze else h_start
-    u = np.zeros((hb.shape[0], steps, weights.d_in))
-    hs, ys = rollout(weights, u, h_init=hb)
-    return (hs[0], ys[0]) if squeeze else (hs, ys)

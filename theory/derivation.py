@@ -9,7 +9,6 @@ checked objects are explicit small instances of a general formula.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +117,3 @@ class Derivation:
             text = text.replace("\n\n\n", "\n\n")
         return text.strip() + "\n"
 
-
-def names_of(steps: Sequence[Step]) -> list[str]:
-    return [s.name for s in steps]

@@ -34,7 +34,6 @@ __all__ = ["Report", "SCHEMA", "FORMATS"]
 
 SCHEMA = "emt.report/1"
 FORMATS = ("md", "json", "html")
-FIGURES = ("eigenvalues", "phi_hat", "trajectory")
 
 
 def _clean(obj: Any) -> Any:
