@@ -169,11 +169,16 @@ def test_skipped_checks_are_neither_pass_nor_fail():
     assert cell["all_checks_pass_rate"] == 0.5
 
 
-@pytest.mark.skipif(not (RESULTS / "input-phase" / "input_phase.json").is_file(),
-                    reason="no committed input-phase results")
-def test_committed_input_phase_is_what_the_code_computes():
+COMMITTED_INPUT_PHASE = [RESULTS / "input-phase", RESULTS.parent / "input-phase-paper"]
+
+
+@pytest.mark.parametrize("where", COMMITTED_INPUT_PHASE, ids=lambda p: p.name)
+def test_committed_input_phase_is_what_the_code_computes(where: Path) -> None:
     from verify.input_phase import _verdict_rows, input_phase_configs
 
-    committed = json.loads((RESULTS / "input-phase" / "input_phase.json").read_text())
-    rows = _verdict_rows(input_phase_configs(committed["profile"]), RESULTS / "input-phase")
+    if not (where / "input_phase.json").is_file():
+        pytest.fail(f"{where}/input_phase.json is not committed")
+    committed = json.loads((where / "input_phase.json").read_text())
+    configs = input_phase_configs(committed["profile"], committed["settings"]["seeds"])
+    rows = _verdict_rows(configs, where)
     assert committed["rows"] == json.loads(json.dumps(rows))
