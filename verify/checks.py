@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from numerics.data import continue_sequence
+from numerics.simulate import rollout
 from numerics.weights import RNNWeights
 from theory.circuit import spectrum
 from theory.tasks import TaskSpec, is_linearly_solvable
@@ -63,32 +64,10 @@ def decided_sign_accuracy(y: np.ndarray, target: np.ndarray) -> float:
 
 def run_network(weights: RNNWeights, u: np.ndarray, h_init: np.ndarray | None = None,
                 keep: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
-    """``h(t) = act(W_hh h(t-1) + W_uh u(t) [+ b_h])``, ``y(t) = W_hy h(t) [+ b_y]`` -- the
-    recurrence of `numerics.simulate.rollout` -- for ``u`` of shape ``(B, T, d)``, returning
-    ``y`` ``(B, T, d)`` and the hidden states of only the first ``keep = (sequences, steps)``:
-    storing every state of a 256 x 204 x 1024 rollout would cost 400 MB and much of the time.
-    """
-    from numerics.simulate import activation_fn
-
-    B, T, _ = u.shape
-    act = activation_fn(weights.activation)
-    h = np.zeros((B, weights.n_hidden)) if h_init is None else np.array(h_init, dtype=float)
-    W_hh_T, W_uh_T, W_hy_T = weights.W_hh.T, weights.W_uh.T, weights.W_hy.T
-    ys = np.empty((B, T, weights.d_out))
-    kept = np.empty((keep[0], keep[1], weights.n_hidden))
-    for t in range(T):
-        pre = h @ W_hh_T
-        if np.any(u[:, t]):
-            pre += u[:, t] @ W_uh_T
-        if weights.b_h is not None:
-            pre += weights.b_h
-        h = act(pre)
-        ys[:, t] = h @ W_hy_T
-        if t < keep[1]:
-            kept[:, t] = h[: keep[0]]
-    if weights.b_y is not None:
-        ys += weights.b_y
-    return ys, kept
+    """`numerics.simulate.rollout` returning ``(y, h)`` with only the hidden states of the first
+    ``keep = (sequences, steps)`` stored."""
+    h, y = rollout(weights, u, h_init=h_init, keep=keep)
+    return y, h
 
 
 def finite(x: float) -> float:
