@@ -44,7 +44,7 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
 
 def signed_copy_task(s: int, d: int, seed: int) -> Any:
     """A random signed-copy task: output dim j copies a random window slot with a random sign."""
-    from theory.tasks import TaskSpec
+    from emt.theory.tasks import TaskSpec
 
     rng = np.random.default_rng(seed)
     F = sp.zeros(s * d, d)
@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
 
-    from theory import tasks
-    from theory.circuit import characteristic_polynomial, spectrum
-    from theory.documents import build_documents
-    from theory.tasks import is_linearly_solvable
+    from emt.theory import tasks
+    from emt.theory.circuit import characteristic_polynomial, spectrum
+    from emt.theory.documents import build_documents
+    from emt.theory.tasks import is_linearly_solvable
 
     emt = Path(sys.executable).with_name("emt")
     results: dict[str, float] = {}

@@ -82,9 +82,9 @@ print(json.dumps({"steps_per_s": steps / dt, "torch": torch.__version__,
 
 def make_ours(task, horizon: int) -> Callable[[int], float]:
     """A timer for ``n`` of our steps (fresh batch each) -> seconds; traced on creation."""
-    from numerics.data import make_batch
-    from numerics.model import init_weights
-    from numerics.tf_rnn import RawRNN
+    from emt.numerics.data import make_batch
+    from emt.numerics.model import init_weights
+    from emt.numerics.tf_rnn import RawRNN
 
     net = RawRNN(init_weights(N_HIDDEN, task.d, "tanh", 1), task.s, lr=1e-3, clip=1.0, l2=0.0)
     rng = np.random.default_rng(0)
@@ -105,8 +105,8 @@ def make_keras_step(task) -> Callable[[int], float]:
     import keras
     import tensorflow as tf
 
-    from numerics.data import make_batch
-    from numerics.model import build_keras_model, init_weights
+    from emt.numerics.data import make_batch
+    from emt.numerics.model import build_keras_model, init_weights
 
     model = build_keras_model(init_weights(N_HIDDEN, task.d, "tanh", 1))
     opt = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
@@ -138,8 +138,8 @@ def make_keras_fit(task, n: int) -> Callable[[int], float]:
     which favours fit slightly)."""
     import keras
 
-    from numerics.data import make_batch
-    from numerics.model import build_keras_model, init_weights
+    from emt.numerics.data import make_batch
+    from emt.numerics.model import build_keras_model, init_weights
 
     model = build_keras_model(init_weights(N_HIDDEN, task.d, "tanh", 1))
     s = task.s
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from numerics.tf_rnn import configure_threads
-    from theory.tasks import get
+    from emt.numerics.tf_rnn import configure_threads
+    from emt.theory.tasks import get
 
     task = get(TASK)
     configure_threads(args.threads)

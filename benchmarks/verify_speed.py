@@ -30,10 +30,10 @@ TARGET_S = 10.0
 
 
 def _subjects(tmp: Path, task_name: str) -> dict[str, Path]:
-    from numerics.model import init_weights
-    from numerics.weights import RNNWeights
-    from theory.circuit import Circuit, random_psi
-    from theory.tasks import get
+    from emt.numerics.model import init_weights
+    from emt.numerics.weights import RNNWeights
+    from emt.theory.circuit import Circuit, random_psi
+    from emt.theory.tasks import get
 
     task = get(task_name)
     c = Circuit(task, random_psi(task, N_HIDDEN, np.random.default_rng(0)))
@@ -45,7 +45,7 @@ def _subjects(tmp: Path, task_name: str) -> dict[str, Path]:
 
 
 def run(tasks: list[str]) -> list[tuple[str, str, float, float, int]]:
-    from verify.cli import main
+    from emt.cli import main
 
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -67,8 +67,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["repeat-copy-4", "T2"])
     args = parser.parse_args()
-    import verify.api  # noqa: F401  -- import cost excluded from the timing
-    import verify.plots  # noqa: F401
+    import emt.verify.api  # noqa: F401  -- import cost excluded from the timing
+    import emt.verify.plots  # noqa: F401
 
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import ACTIVATIONS
-from theory.tasks import TaskSpec
+from emt.numerics.weights import ACTIVATIONS
+from emt.theory.tasks import TaskSpec
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.tasks import TaskSpec
+from emt.theory.tasks import TaskSpec
 
 __all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy"]
 

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
 
-from theory.reduction import discrete_map_numeric
+from emt.theory.reduction import discrete_map_numeric
 
 __all__ = ["GsemmNetwork", "random_network", "simulate_full", "simulate_slaved",
            "simulate_euler_features", "iterate_map", "convergence_table", "SOLVER_RTOL",

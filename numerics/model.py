@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import ACTIVATIONS, RNNWeights
+from emt.numerics.weights import ACTIVATIONS, RNNWeights
 
 __all__ = ["init_weights", "build_keras_model", "weights_from_keras_model", "load_keras_file"]
 

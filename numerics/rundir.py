@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import RNNWeights, atomic_write_bytes
+from emt.numerics.weights import RNNWeights, atomic_write_bytes
+from emt.theory.tasks import TaskSpec
 
 __all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS", "library_versions",
            "read_model_json", "write_model_json", "save_checkpoint", "load_checkpoint",
-           "is_run_dir"]
+           "is_run_dir", "load_run"]
 
 RUN_FORMAT = "emt-run/1"
 MODEL_JSON, CHECKPOINT, WEIGHTS = "model.json", "checkpoint.npz", "weights.npz"
@@ -141,3 +142,21 @@ def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], 
 
 def save_final_weights(run_dir: str | os.PathLike, weights: RNNWeights) -> Path:
     return weights.save_npz(Path(run_dir) / WEIGHTS)
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[RNNWeights, TaskSpec, dict[str, Any]]:
+    """``(weights, task, meta)`` of a finished run; ValueError if it has not finished."""
+    meta = read_model_json(run_dir)
+    if meta["status"] != "finished":
+        raise ValueError(f"{run_dir}: the run has not finished (status {meta['status']!r}); "
+                         "resume it with `emt train --resume`")
+    task = TaskSpec.from_json(meta["task"])
+    weights = RNNWeights.load_npz(Path(run_dir) / WEIGHTS)
+    weights = RNNWeights(weights.W_uh, weights.W_hh, weights.W_hy, weights.activation,
+                         weights.b_h, weights.b_y,
+                         provenance={"source": "emt train", "run_dir": str(run_dir),
+                                     "task": task.label, "seed": meta.get("seed")})
+    if (weights.d_in, weights.d_out) != (task.d, task.d):
+        raise ValueError(f"{run_dir}: weights have d_in={weights.d_in}, d_out={weights.d_out} "
+                         f"but the task has d = {task.d}")
+    return weights, task, meta

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.weights import RNNWeights
+from emt.numerics.weights import RNNWeights
 
 __all__ = ["rollout", "activation_fn"]
 

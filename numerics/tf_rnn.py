@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import RNNWeights
+from emt.numerics.weights import RNNWeights
 
 __all__ = ["RawRNN", "configure_threads", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
 

@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from numerics import rundir
-from numerics.config import TrainConfig
-from numerics.data import make_batch, sign_accuracy
-from numerics.model import init_weights
-from numerics.simulate import rollout
-from numerics.weights import RNNWeights
-from theory.tasks import TaskSpec
+from emt.numerics import rundir
+from emt.numerics.config import TrainConfig
+from emt.numerics.data import make_batch, sign_accuracy
+from emt.numerics.model import init_weights
+from emt.numerics.simulate import rollout
+from emt.numerics.weights import RNNWeights
+from emt.theory.tasks import TaskSpec
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resume_run", "load_run", "DATA_STREAM",
+__all__ = ["TrainConfig", "TrainResult", "train", "resume_run", "DATA_STREAM",
            "TEST_STREAM"]
 
 DATA_STREAM, TEST_STREAM = 0xDA7A, 0x7E57
@@ -130,7 +130,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     mode, meta = ("new", None) if out is None else _check_out_dir(config, out, resume)
     if mode == "done":
         assert out is not None
-        weights, _, meta = load_run(out)
+        weights, _, meta = rundir.load_run(out)
         return TrainResult(weights, meta.get("history", []), meta["metrics"], config, out,
                            meta.get("curriculum_advances", []))
     checkpoint = rundir.load_checkpoint(out) if mode == "resume" and out is not None and (
@@ -157,7 +157,7 @@ def _setup_tf(config: TrainConfig) -> Any:
     import keras
     import tensorflow as tf
 
-    from numerics.tf_rnn import configure_threads
+    from emt.numerics.tf_rnn import configure_threads
 
     configure_threads(_threads_from_env())
     keras.utils.set_random_seed(config.seed)
@@ -180,7 +180,7 @@ def _threads_from_env() -> int:
 
 def _run(config: TrainConfig, out: Path | None, progress: bool,
          checkpoint: tuple[dict, dict, np.random.Generator] | None) -> TrainResult:
-    from numerics.tf_rnn import RawRNN
+    from emt.numerics.tf_rnn import RawRNN
 
     task = config.task
     t_start = time.monotonic()
@@ -282,21 +282,3 @@ def evaluate(weights: RNNWeights, task: TaskSpec, config: TrainConfig) -> dict[s
         mses.append(float(np.mean((y - batch.targets) ** 2)))
     return {"test_accuracy": float(np.mean(accs)), "test_mse": float(np.mean(mses)),
             "test_horizon": config.test_horizon, "test_batches": config.test_batches}
-
-
-def load_run(run_dir: str | os.PathLike) -> tuple[RNNWeights, TaskSpec, dict[str, Any]]:
-    """``(weights, task, meta)`` of a finished run; ValueError if it has not finished."""
-    meta = rundir.read_model_json(run_dir)
-    if meta["status"] != "finished":
-        raise ValueError(f"{run_dir}: the run has not finished (status {meta['status']!r}); "
-                         "resume it with `emt train --resume`")
-    task = TaskSpec.from_json(meta["task"])
-    weights = RNNWeights.load_npz(Path(run_dir) / rundir.WEIGHTS)
-    weights = RNNWeights(weights.W_uh, weights.W_hh, weights.W_hy, weights.activation,
-                         weights.b_h, weights.b_y,
-                         provenance={"source": "emt train", "run_dir": str(run_dir),
-                                     "task": task.label, "seed": meta.get("seed")})
-    if (weights.d_in, weights.d_out) != (task.d, task.d):
-        raise ValueError(f"{run_dir}: weights have d_in={weights.d_in}, d_out={weights.d_out} "
-                         f"but the task has d = {task.d}")
-    return weights, task, meta

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from verify import cli
+from emt import cli
 
 
 def test_help_lists_every_registered_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,7 +21,7 @@ def test_help_lists_every_registered_command(capsys: pytest.CaptureFixture[str])
 def test_package_import_does_not_import_tensorflow(package: str) -> None:
     code = (
         f"import sys, importlib; importlib.import_module({package!r}); "
-        "importlib.import_module('verify.cli').build_parser(); "
+        "importlib.import_module('emt.cli').build_parser(); "
         "sys.exit(1 if 'tensorflow' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

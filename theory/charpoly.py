@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
+from emt.theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
 
 __all__ = [
     "LAMBDA",

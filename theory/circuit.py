@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from theory.charpoly import (
+from emt.theory.charpoly import (
     LAMBDA,
     characteristic_polynomial,
     characteristic_polynomial_brute_force,
@@ -29,8 +29,8 @@ from theory.charpoly import (
     phi_numeric,
     signed_copy_cycles,
 )
-from theory.spectra import Spectrum, factored_form, spectrum
-from theory.tasks import TaskSpec
+from emt.theory.spectra import Spectrum, factored_form, spectrum
+from emt.theory.tasks import TaskSpec
 
 __all__ = [
     "LAMBDA",

@@ -18,17 +18,17 @@ import math
 
 import sympy as sp
 
-from theory import gsemm, reduction, tasks
-from theory.charpoly import (
+from emt.theory import gsemm, reduction, tasks
+from emt.theory.charpoly import (
     LAMBDA,
     characteristic_polynomial,
     phi,
     signed_copy_cycles,
 )
-from theory.derivation import Derivation, Step
-from theory.solvability import is_linearly_solvable
-from theory.spectra import spectrum
-from theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
+from emt.theory.derivation import Derivation, Step
+from emt.theory.solvability import is_linearly_solvable
+from emt.theory.spectra import spectrum
+from emt.theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
 
 __all__ = ["build_documents", "task_document", "PRINT_PHI_MAX_SLOTS", "BRUTE_FORCE_MAX_SLOTS"]
 

@@ -124,7 +124,7 @@ def gsemm_system(n_f: int = 3, n_h: int = 2, lagrangians: str = "general") -> Gs
 
 
 def _steps_for(system: GsemmSystem, label: str, assumptions: tuple[str, ...]) -> list[Any]:
-    from theory.derivation import Step
+    from emt.theory.derivation import Step
 
     g = system
     return [
@@ -160,7 +160,7 @@ def _steps_for(system: GsemmSystem, label: str, assumptions: tuple[str, ...]) ->
 
 def derivation(n_f: int = 3, n_h: int = 2) -> Any:
     """The GSEMM energy derivation as a checked `theory.derivation.Derivation`."""
-    from theory.derivation import Derivation, Step
+    from emt.theory.derivation import Derivation, Step
 
     general = gsemm_system(n_f, n_h, "general")
     concrete = gsemm_system(n_f, n_h, "concrete")

@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from theory.derivation import Derivation, Step
+from emt.theory.derivation import Derivation, Step
 
 __all__ = ["derivation", "conjugacy_step", "similarity_steps", "discrete_map_numeric",
            "rational_full_rank"]

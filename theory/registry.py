@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from theory.tasks import TaskSpec, from_ids
+from emt.theory.tasks import TaskSpec, from_ids
 
 __all__ = ["repeat_copy", "register", "names", "describe", "get"]
 

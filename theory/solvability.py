@@ -28,7 +28,7 @@ from sympy.polys.domains import QQ
 from sympy.polys.matrices import DomainMatrix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from theory.tasks import TaskSpec
+    from emt.theory.tasks import TaskSpec
 
 __all__ = ["Solvability", "is_linearly_solvable", "impulse_kernel"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from theory.charpoly import LAMBDA, characteristic_polynomial, signed_copy_cycles
-from theory.tasks import TaskSpec, is_signed_copy
+from emt.theory.charpoly import LAMBDA, characteristic_polynomial, signed_copy_cycles
+from emt.theory.tasks import TaskSpec, is_signed_copy
 
 __all__ = ["Spectrum", "spectrum", "factored_form"]
 

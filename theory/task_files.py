@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from theory.tasks import TaskSpec
+    from emt.theory.tasks import TaskSpec
 
 __all__ = ["load", "select", "parse_task_table", "TASK_FILE_FIELDS"]
 
@@ -53,7 +53,7 @@ def _parse_text(text: str, path: Path) -> Any:
 
 def parse_task_table(data: Any, where: str = "task") -> TaskSpec:
     """Build a `TaskSpec` from an already parsed table (see the module docstring)."""
-    from theory.tasks import TaskSpec, from_ids
+    from emt.theory.tasks import TaskSpec, from_ids
 
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a table of fields, got {type(data).__name__}")
@@ -115,7 +115,7 @@ def load(path: str | Path) -> TaskSpec:
 def select(name: str | None = None, path: str | Path | None = None) -> TaskSpec | None:
     """The task a user named on the command line: a registered ``name`` or a task file at
     ``path`` (at most one of them); ``None`` when neither is given."""
-    from theory import tasks
+    from emt.theory import tasks
 
     if name is not None and path is not None:
         raise ValueError("give a task name or a task file, not both")

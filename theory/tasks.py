@@ -313,9 +313,9 @@ def to_ids(task: TaskSpec) -> tuple[int, int, int]:
 # Re-exported here so callers find every task function in one place.  These modules import
 # `theory.tasks` themselves; importing them at the end, after everything they use is defined,
 # keeps that from being circular.
-from theory.registry import describe, get, names, register, repeat_copy  # noqa: E402
-from theory.solvability import Solvability, is_linearly_solvable  # noqa: E402
-from theory.task_files import load, select  # noqa: E402
+from emt.theory.registry import describe, get, names, register, repeat_copy  # noqa: E402
+from emt.theory.solvability import Solvability, is_linearly_solvable  # noqa: E402
+from emt.theory.task_files import load, select  # noqa: E402
 
 __all__ += [
     "Solvability", "is_linearly_solvable", "load", "select", "signed_copy_structure", "describe",

@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import RNNWeights
-from theory.tasks import TaskSpec
-from theory.tasks import get as get_task
-from verify.basis import GROUNDINGS
-from verify.checks import Context, run_checks
-from verify.report import Report
-from verify.spectra import PAPER_THRESHOLD
-from verify.tolerances import resolve
+from emt.numerics.weights import RNNWeights
+from emt.theory.tasks import TaskSpec
+from emt.theory.tasks import get as get_task
+from emt.verify.basis import GROUNDINGS
+from emt.verify.checks import Context, run_checks
+from emt.verify.report import Report
+from emt.verify.spectra import PAPER_THRESHOLD
+from emt.verify.tolerances import resolve
 
 __all__ = ["verify_weights", "verify_subject", "assert_emt", "versions"]
 
@@ -127,7 +127,7 @@ def verify_subject(path: str | os.PathLike, task: TaskSpec | str | None = None,
                    **kwargs: Any) -> Report:
     """Load a subject file or run directory (`verify.subject.load_subject`) and verify it;
     ``task`` may be a registered name; a run directory supplies its own task otherwise."""
-    from verify.subject import load_subject
+    from emt.verify.subject import load_subject
 
     spec = get_task(task) if isinstance(task, str) else task
     subj = load_subject(path, spec)

@@ -48,9 +48,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.weights import RNNWeights
-from theory.circuit import phi_numeric, spectrum
-from theory.tasks import TaskSpec
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import phi_numeric, spectrum
+from emt.theory.tasks import TaskSpec
 
 __all__ = [
     "GROUNDINGS",

@@ -15,18 +15,18 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from numerics.data import continue_sequence
-from numerics.simulate import rollout
-from numerics.weights import RNNWeights
-from theory.circuit import spectrum
-from theory.tasks import TaskSpec, is_linearly_solvable
-from verify.basis import (
+from emt.numerics.data import continue_sequence
+from emt.numerics.simulate import rollout
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import spectrum
+from emt.theory.tasks import TaskSpec, is_linearly_solvable
+from emt.verify.basis import (
     PrivilegedBasis,
     diagonal_similarity_error,
     phi_power_s_is_identity,
     privileged_basis,
 )
-from verify.spectra import SpectralComparison, compare_spectra, paper_metric
+from emt.verify.spectra import SpectralComparison, compare_spectra, paper_metric
 
 __all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from numerics.weights import atomic_write_bytes
-from verify.checks import CheckResult
+from emt.numerics.weights import atomic_write_bytes
+from emt.verify.checks import CheckResult
 
 __all__ = ["Report", "SCHEMA", "FORMATS"]
 
@@ -126,7 +126,7 @@ class Report:
 
     def figures(self) -> dict[str, bytes]:
         """PNG bytes of the three figures (empty when the report carries no figure data)."""
-        from verify import plots
+        from emt.verify import plots
 
         a = self.artifacts
         if not a:

@@ -3,7 +3,7 @@
 Accepted subjects:
 
 * a run directory from ``emt train`` (``model.json`` + ``weights.npz``; the task comes from
-  ``model.json``), read by `numerics.train.load_run`;
+  ``model.json``), read by `emt.numerics.rundir.load_run`;
 * an ``.npz`` of named matrices, read with ``allow_pickle=False``, in one of three conventions:
 
   ======== ================== ================== ================== ==========================
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from numerics.weights import RNNWeights
-from theory.tasks import TaskSpec
+from emt.numerics.weights import RNNWeights
+from emt.theory.tasks import TaskSpec
 
 __all__ = ["Subject", "load_subject", "load_npz_weights", "file_sha256", "CONVENTIONS"]
 
@@ -185,16 +185,16 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subje
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     if path.is_dir():
-        from numerics import rundir
+        from emt.numerics import rundir
 
         if not rundir.is_run_dir(path):
             raise ValueError(f"{path}: a directory without model.json is not a run directory")
-        from numerics.train import load_run
+        from emt.numerics.rundir import load_run
 
         weights, run_task, _meta = load_run(path)
         subject = Subject(path, weights, run_task, file_sha256(path / rundir.WEIGHTS), "run")
     elif path.suffix == ".keras":
-        from numerics.model import load_keras_file  # the only TensorFlow import in verify
+        from emt.numerics.model import load_keras_file  # the only TensorFlow import in verify
 
         weights = load_keras_file(path)
         subject = Subject(path, weights, None, file_sha256(path), "keras-file")

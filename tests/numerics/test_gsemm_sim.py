@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.gsemm_sim import (
+from emt.numerics.gsemm_sim import (
     GsemmNetwork,
     convergence_table,
     iterate_map,

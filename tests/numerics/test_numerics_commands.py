@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from numerics import rundir
-from verify.cli import main
+from emt.cli import main
+from emt.numerics import rundir
 
 TINY = ["--hidden", "8", "--steps", "6", "--checkpoint-every", "3", "--quiet"]
 
@@ -105,7 +105,7 @@ def test_ctrl_c_on_the_real_command_leaves_a_resumable_interrupted_run(tmp_path)
     run = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "verify.cli", "train", "--task", "repeat-copy-3", "--hidden", "4",
+        [sys.executable, "-m", "emt.cli", "train", "--task", "repeat-copy-3", "--hidden", "4",
          "--steps", "1000000", "--checkpoint-every", "1000000", "--quiet", "--out", str(run)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.data import continue_sequence, make_batch, sign_accuracy
-from theory import tasks
-from theory.circuit import Circuit, loaded_state_outputs, random_psi
+from emt.numerics.data import continue_sequence, make_batch, sign_accuracy
+from emt.theory import tasks
+from emt.theory.circuit import Circuit, loaded_state_outputs, random_psi
 
 # Targets are float32; the numeric circuit is float64 with a well-conditioned Psi (cond < 1e6).
 # Relative float32 resolution is 6e-8; 1e-5 relative covers the circuit's round-off too, and

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.model import (
+from emt.numerics.model import (
     build_keras_model,
     init_weights,
     load_keras_file,
     weights_from_keras_model,
 )
-from numerics.simulate import rollout
-from numerics.weights import RNNWeights
+from emt.numerics.simulate import rollout
+from emt.numerics.weights import RNNWeights
 
 # Keras runs in float32; over ~20 steps of a contracting tanh/linear net the float32 round-off
 # stays near 1e-6, so 1e-5 (the bound) leaves a margin of ~10x.

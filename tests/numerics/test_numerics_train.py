@@ -11,13 +11,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import numerics.train as train_mod
-from numerics import rundir
-from numerics.data import make_batch
-from numerics.model import build_keras_model, init_weights
-from numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RawRNN
-from numerics.train import TrainConfig, load_run, resume_run, train
-from theory.tasks import get
+import emt.numerics.train as train_mod
+from emt.numerics import rundir
+from emt.numerics.data import make_batch
+from emt.numerics.model import build_keras_model, init_weights
+from emt.numerics.rundir import load_run
+from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RawRNN
+from emt.numerics.train import TrainConfig, resume_run, train
+from emt.theory.tasks import get
 
 # Keras' SimpleRNN and our scan compute the same float32 operations in a different order; the
 # differences are float32 round-off (~1e-7 relative), so 1e-5 absolute is a 100x margin for

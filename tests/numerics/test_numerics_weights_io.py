@@ -9,8 +9,8 @@ import stat
 import numpy as np
 import pytest
 
-from numerics.model import init_weights
-from numerics.weights import RNNWeights, atomic_write_bytes
+from emt.numerics.model import init_weights
+from emt.numerics.weights import RNNWeights, atomic_write_bytes
 
 
 def test_npz_round_trip_is_exact(tmp_path) -> None:

@@ -8,8 +8,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import tasks
-from theory.circuit import (
+from emt.theory import tasks
+from emt.theory.circuit import (
     LAMBDA,
     Circuit,
     characteristic_polynomial,
@@ -21,7 +21,7 @@ from theory.circuit import (
     spectrum,
     task_continuation,
 )
-from theory.tasks import TaskSpec
+from emt.theory.tasks import TaskSpec
 
 # Loaded-state outputs of a numeric circuit vs the exact recurrence: Psi from `random_psi` has
 # condition number far below 1e3 at these sizes, so rounding stays near 1e-13 relative; 1e-10

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from theory import documents
-from verify import cli
+from emt import cli
+from emt.theory import documents
 
 FAKE_DOCS = {"index.md": "# Derivations\n", "gsemm-energy.md": "# E\n", "tasks/T1.md": "# T1\n"}
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory import gsemm, reduction
-from theory.derivation import Derivation, Step, is_zero
+from emt.theory import gsemm, reduction
+from emt.theory.derivation import Derivation, Step, is_zero
 
 
 def test_step_accepts_a_true_identity_and_renders() -> None:

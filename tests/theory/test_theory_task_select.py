@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from theory import tasks
+from emt.theory import tasks
 
 
 def test_select_by_name_and_by_file(tmp_path: Path) -> None:

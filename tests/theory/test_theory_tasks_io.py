@@ -10,8 +10,8 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory import tasks
-from theory.tasks import Solvability, TaskSpec, from_ids, is_linearly_solvable, load, to_ids
+from emt.theory import tasks
+from emt.theory.tasks import Solvability, TaskSpec, from_ids, is_linearly_solvable, load, to_ids
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -156,7 +156,7 @@ def test_staggered_first_violation_is_the_first_output() -> None:
 def _lti_simulation_matches(task: TaskSpec, horizon: int) -> bool:
     """Oracle: the circuit with Psi = I driven from h = 0 through the input phase (an LTI RNN)
     reproduces the target for every unit input (the targets are linear in the inputs)."""
-    from theory.circuit import phi
+    from emt.theory.circuit import phi
 
     s, d = task.s, task.d
     w_hh = phi(task)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from numerics.weights import RNNWeights
-from theory.tasks import TaskSpec, get
-from verify.basis import privileged_basis
+from emt.numerics.weights import RNNWeights
+from emt.theory.tasks import TaskSpec, get
+from emt.verify.basis import privileged_basis
 
 
 def test_nilpotent_phi_is_a_clear_error() -> None:

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.model import init_weights
-from numerics.weights import RNNWeights
-from theory.circuit import Circuit, random_psi
-from theory.tasks import TaskSpec, get, is_linearly_solvable, names, repeat_copy
-from verify.api import assert_emt, verify_weights
+from emt.numerics.model import init_weights
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.tasks import TaskSpec, get, is_linearly_solvable, names, repeat_copy
+from emt.verify.api import assert_emt, verify_weights
 
 EXACT = 1e-9
 ERROR_CHECKS = ("spectrum.phase", "spectrum.modulus", "phi_hat", "markov")

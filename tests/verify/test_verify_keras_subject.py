@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics.weights import RNNWeights
-from theory.circuit import Circuit, random_psi
-from theory.tasks import get
-from verify.cli import main
-from verify.subject import load_subject
+from emt.cli import main
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.tasks import get
+from emt.verify.subject import load_subject
 
 TASK = "repeat-copy-3"
 
 
 def test_keras_file_verifies_like_the_npz(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from numerics.model import build_keras_model
+    from emt.numerics.model import build_keras_model
 
     task = get(TASK)
     c = Circuit(task, np.linalg.qr(random_psi(task, 12, 0))[0])

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.weights import RNNWeights
-from theory.circuit import Circuit, phi_numeric, random_psi
-from theory.tasks import get, names, repeat_copy
-from verify import tolerances
-from verify.basis import (
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import Circuit, phi_numeric, random_psi
+from emt.theory.tasks import get, names, repeat_copy
+from emt.verify import tolerances
+from emt.verify.basis import (
     diagonal_similarity_error,
     dominant_projector,
     phi_power_s_is_identity,
     privileged_basis,
     slot_plan,
 )
-from verify.spectra import compare_spectra, paper_metric, wrapped_angle
+from emt.verify.spectra import compare_spectra, paper_metric, wrapped_angle
 
 
 def roots(n: int, radius: float = 1.0, twist: float = 0.0) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify.subject import load_npz_weights
+from emt.verify.subject import load_npz_weights
 
 W_uh = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 0.0]])
 W_hh = np.arange(9.0).reshape(3, 3) / 10

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics.model import init_weights
-from numerics.weights import RNNWeights
-from theory.circuit import Circuit, random_psi
-from theory.tasks import get
-from verify.cli import main
-from verify.subject import load_npz_weights, load_subject
+from emt.cli import main
+from emt.numerics.model import init_weights
+from emt.numerics.weights import RNNWeights
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.tasks import get
+from emt.verify.subject import load_npz_weights, load_subject
 
 TASK = "repeat-copy-3"
 
@@ -172,7 +172,7 @@ def test_verifying_an_npz_does_not_import_tensorflow(tmp_path: Path,
     p = circuit.save_npz(tmp_path / "w.npz")
     code = (
         "import sys\n"
-        "from verify.cli import main\n"
+        "from emt.cli import main\n"
         f"rc = main(['verify', {str(p)!r}, '--task', {TASK!r}, '--format', 'json', "
         f"'--out', {str(tmp_path / 'o')!r}])\n"
         "assert rc == 0, rc\n"

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from theory.tasks import get, repeat_copy
-from verify.api import assert_emt, verify_subject, verify_weights
-from verify.cli import main
+from emt.cli import main
+from emt.theory.tasks import get, repeat_copy
+from emt.verify.api import assert_emt, verify_subject, verify_weights
 
 pytestmark = pytest.mark.train
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from numerics.config import TrainConfig
-    from numerics.train import train
+    from emt.numerics.config import TrainConfig
+    from emt.numerics.train import train
 
     out = tmp_path_factory.mktemp("trained") / "rc3"
     # 2000 fixed steps: the curriculum's stop rule fires before the net generalises to H = 200
@@ -50,8 +50,8 @@ def test_trained_net_fails_against_another_task(run_dir: Path) -> None:
 def test_trained_net_with_noise_beyond_tolerance_fails(run_dir: Path) -> None:
     import numpy as np
 
-    from numerics.train import load_run
-    from numerics.weights import RNNWeights
+    from emt.numerics.rundir import load_run
+    from emt.numerics.weights import RNNWeights
 
     w, task, _ = load_run(run_dir)
     rng = np.random.default_rng(0)

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from theory import tasks as task_registry
-from theory.tasks import TaskSpec
-from verify.basis import GROUNDINGS
+from emt.theory import tasks as task_registry
+from emt.theory.tasks import TaskSpec
+from emt.verify.basis import GROUNDINGS
 
 __all__ = [
     "GRID_KEYS",
@@ -180,7 +180,7 @@ def train_config(job: dict[str, Any]) -> Any:
     """The `numerics.config.TrainConfig` of a job (``ValueError`` if the training side rejects
     it); ``None`` when the numerics package has no training yet."""
     try:
-        from numerics.config import TrainConfig
+        from emt.numerics.config import TrainConfig
     except ImportError:  # pragma: no cover - only before numerics.train landed
         return None
     kwargs = {k: v for k, v in job.items() if k != "task" and k not in VERIFY_KEYS}

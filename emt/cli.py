@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 # Order is the order in `emt --help`.
 _COMMAND_MODULES = (
-    "theory.commands",  # emt tasks, emt derive
-    "numerics.commands",  # emt train
-    "verify.commands",  # emt verify, emt demo
-    "verify.reproduce_commands",  # emt sweep, emt reproduce
+    "emt.commands.theory",  # emt tasks, emt derive
+    "emt.commands.train",  # emt train
+    "emt.commands.verify",  # emt verify, emt demo
+    "emt.commands.experiments",  # emt sweep, emt reproduce
 )
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2

@@ -16,10 +16,10 @@ import cloudpickle  # a dependency of distributed
 import distributed
 import pytest
 
-from verify.cli import main
-from verify.sweep import run_sweep
-from verify.sweep_config import job_key, parse_sweep_config
-from verify.sweep_job import read_record, write_record
+from emt.cli import main
+from emt.experiments.sweep import run_sweep
+from emt.experiments.sweep_config import job_key, parse_sweep_config
+from emt.experiments.sweep_job import read_record, write_record
 
 pytestmark = pytest.mark.sweep
 
@@ -41,7 +41,7 @@ UNREACHABLE = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
 def scheduler():
     """One LocalCluster for the module (2 worker processes, 1 thread each), so TensorFlow is
     imported once per worker rather than once per sweep."""
-    from verify.sweep_job import THREAD_ENV
+    from emt.experiments.sweep_job import THREAD_ENV
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=":0", silence_logs=50,
@@ -94,7 +94,7 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
     assert (killed / "run" / "weights.npz").is_file()
 
     # Re-verification: the report is rebuilt from the trained weights, training untouched.
-    from verify.sweep_job import reverify_job
+    from emt.experiments.sweep_job import reverify_job
 
     done = tmp_path / "runs" / job_key(config.jobs[0])
     expected = json.loads((done / "report.json").read_text())["checks"]

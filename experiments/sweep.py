@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from verify.sweep_config import SweepConfig, job_key
-from verify.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
+from emt.experiments.sweep_config import SweepConfig, job_key
+from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
 
 __all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records"]
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from verify.basis import GROUNDINGS
-from verify.report import FORMATS, Report
+from emt.verify.basis import GROUNDINGS
+from emt.verify.report import FORMATS, Report
 
 DEMO_TASK = "repeat-copy-4"
 DEMO_HIDDEN = 64
@@ -66,13 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _task_from_args(args: argparse.Namespace):
-    from theory import tasks
+    from emt.theory import tasks
 
     return tasks.select(args.task, args.task_file)
 
 
 def _print_tolerances() -> int:
-    from verify.tolerances import DEFAULTS
+    from emt.verify.tolerances import DEFAULTS
 
     for t in DEFAULTS.values():
         print(f"{t.name} = {t.value:g}\n    {t.reason}")
@@ -93,9 +93,9 @@ def _stems(subjects: list) -> list[str]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from verify.api import verify_weights
-    from verify.subject import load_subject
-    from verify.tolerances import parse_overrides
+    from emt.verify.api import verify_weights
+    from emt.verify.subject import load_subject
+    from emt.verify.tolerances import parse_overrides
 
     if args.list_tolerances:
         return _print_tolerances()
@@ -141,10 +141,10 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from numerics.weights import RNNWeights
-    from theory.circuit import Circuit, characteristic_polynomial, random_psi, spectrum
-    from theory.tasks import get
-    from verify.api import verify_weights
+    from emt.numerics.weights import RNNWeights
+    from emt.theory.circuit import Circuit, characteristic_polynomial, random_psi, spectrum
+    from emt.theory.tasks import get
+    from emt.verify.api import verify_weights
 
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
@@ -174,8 +174,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, {args.steps} steps)", flush=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
-    from numerics.config import TrainConfig
-    from numerics.train import train
+    from emt.numerics.config import TrainConfig
+    from emt.numerics.train import train
 
     config = TrainConfig(task=task, hidden=args.hidden, steps=args.steps, seed=args.seed,
                          activation="tanh")

@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _selected_task(args: argparse.Namespace) -> Any:
-    from theory import tasks
+    from emt.theory import tasks
 
     if args.task is not None or args.task_file is not None:
         return tasks.select(args.task, args.task_file)
@@ -70,8 +70,8 @@ def task_summary(task: Any) -> dict[str, Any]:
     polynomial (expanded and factored), nonzero eigenvalue count and linear solvability."""
     import numpy as np
 
-    from theory.circuit import LAMBDA, spectrum
-    from theory.tasks import is_linearly_solvable
+    from emt.theory.circuit import LAMBDA, spectrum
+    from emt.theory.tasks import is_linearly_solvable
 
     spec = spectrum(task)
     verdict = is_linearly_solvable(task)
@@ -94,9 +94,9 @@ def task_summary(task: Any) -> dict[str, Any]:
 def _registry_table() -> str:
     from tabulate import tabulate
 
-    from theory import tasks
-    from theory.circuit import spectrum
-    from theory.tasks import is_linearly_solvable
+    from emt.theory import tasks
+    from emt.theory.circuit import spectrum
+    from emt.theory.tasks import is_linearly_solvable
 
     rows = []
     for name in tasks.names():
@@ -115,7 +115,7 @@ def run_tasks(args: argparse.Namespace) -> int:
     task = _selected_task(args)
     if task is None:
         if args.json:
-            from theory import tasks
+            from emt.theory import tasks
 
             out = [task_summary(tasks.get(n)) for n in tasks.names()]
             print(json.dumps(out, indent=2))
@@ -204,7 +204,7 @@ def write_documents(docs: dict[str, str], out: Path) -> list[str]:
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    from theory.documents import build_documents
+    from emt.theory.documents import build_documents
 
     out = _validated_out(args.out)
     docs = build_documents()  # every step is checked here, before anything is written

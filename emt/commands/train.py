@@ -49,13 +49,13 @@ _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
 
 
 def _load_task(args: argparse.Namespace):
-    from theory import tasks
+    from emt.theory import tasks
 
     return tasks.select(args.task, args.task_file)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from numerics.train import TrainConfig, resume_run, train
+    from emt.numerics.train import TrainConfig, resume_run, train
 
     quiet = bool(args.quiet)
     if args.resume is not None:

@@ -1,6 +1,6 @@
 """`emt reproduce table1`: run a profile's sweep, aggregate it, and write the report.
 
-A profile is a sweep TOML shipped in ``verify/profiles/`` (``paper``: the authors' grid;
+A profile is a sweep TOML shipped in ``experiments/profiles/`` (``paper``: the authors' grid;
 ``quick``: a reduction that fits one 2-core machine in about an hour, documented in its file).
 The output directory holds the sweep (``runs/<key>/``) and, written after every invocation,
 ``table1.json`` (the aggregated cells plus the keys of the records they were computed from) and
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from numerics.weights import atomic_write_bytes
-from verify.aggregate import aggregate_records, run_row, table1_markdown
-from verify.sweep import collect_records, run_sweep
-from verify.sweep_config import SweepConfig, parse_sweep_config
-from verify.sweep_job import refresh_verify_summary, reverify_job
+from emt.experiments.aggregate import aggregate_records, run_row, table1_markdown
+from emt.experiments.sweep import collect_records, run_sweep
+from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
+from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
+from emt.numerics.weights import atomic_write_bytes
 
 __all__ = ["PROFILES", "load_profile", "profile_text", "table1", "write_table1", "AGGREGATION_RULE"]
 
@@ -44,7 +44,7 @@ def profile_text(name: str) -> str:
     """The TOML text of a shipped profile (``ValueError`` for an unknown name)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
-    # package data (pyproject: verify = ["profiles/*.toml"]), found beside this module
+    # package data (pyproject: "emt.experiments" = ["profiles/*.toml"]), found beside this module
     return (PROFILE_DIR / f"{name}.toml").read_text(encoding="utf-8")
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from numerics.weights import atomic_write_bytes
-from verify.aggregate import run_row
-from verify.sweep_job import read_record
+from emt.experiments.aggregate import run_row
+from emt.experiments.sweep_job import read_record
+from emt.numerics.weights import atomic_write_bytes
 
 __all__ = ["SECOND_TASKS", "finished_runs", "best_run", "reproduce_figures"]
 
@@ -50,8 +50,8 @@ def best_run(candidates: list[tuple[dict[str, Any], Path]]) -> tuple[dict[str, A
 def reproduce_figures(sweep_dir: str | Path, out_dir: str | Path,
                       second_task: str | None = None) -> list[Path]:
     """Write ``<task>-{eigenvalues,phi_hat,trajectory}.png`` for T1 and a second task."""
-    from numerics.train import load_run
-    from verify.api import verify_weights
+    from emt.numerics.rundir import load_run
+    from emt.verify.api import verify_weights
 
     if second_task is not None and second_task not in SECOND_TASKS:
         raise ValueError(f"second task must be one of {', '.join(SECOND_TASKS)}; "

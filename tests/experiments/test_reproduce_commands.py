@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from numerics import rundir
-from numerics.weights import RNNWeights
-from theory.tasks import get
-from verify.cli import main
-from verify.reproduce import load_profile
-from verify.sweep_config import job_key, parse_sweep_config
-from verify.sweep_job import write_record
+from emt.cli import main
+from emt.experiments.reproduce import load_profile
+from emt.experiments.sweep_config import job_key, parse_sweep_config
+from emt.experiments.sweep_job import write_record
+from emt.numerics import rundir
+from emt.numerics.weights import RNNWeights
+from emt.theory.tasks import get
 
 
 def test_profiles_are_the_papers_grid_and_its_reduction():
@@ -96,7 +96,7 @@ def test_figures_need_a_t1_run(tmp_path, capsys):
 def test_missing_dask_is_a_clear_error(monkeypatch):
     import sys
 
-    from verify.sweep import open_client
+    from emt.experiments.sweep import open_client
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(ValueError, match=r"pip install 'emt-suite\[sweep\]'"):

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from numerics.weights import atomic_write_bytes
-from verify.sweep_config import job_key, job_task, train_config
+from emt.experiments.sweep_config import job_key, job_task, train_config
+from emt.numerics.weights import atomic_write_bytes
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -153,7 +153,7 @@ def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
 
 def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Verify ``weights`` with the job's settings; write ``report.json``; return the summary."""
-    from verify.api import verify_weights
+    from emt.verify.api import verify_weights
 
     report = verify_weights(weights, job_task(job), ground=job["ground"],
                             seed=job["verify_seed"], horizon=job["verify_horizon"])
@@ -167,7 +167,7 @@ def reverify_job(job_dir: str | Path) -> dict[str, Any] | None:
     """Verify a done job's trained weights again with the current verifier (no training), so
     that every record of a results directory comes from one version of the checks.  Rewrites
     ``report.json`` and the record's verify summary and notes when; other records untouched."""
-    from numerics.train import load_run
+    from emt.numerics.rundir import load_run
 
     path = Path(job_dir)
     record = read_record(path)
@@ -186,7 +186,7 @@ def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     Resumes the training run in ``job_dir/run`` if one was left there by a killed worker.
     Returns the fields to merge into the record (training metrics, verify summary).
     """
-    from numerics.train import train  # imports TensorFlow: only on workers
+    from emt.numerics.train import train  # imports TensorFlow: only on workers
 
     config = train_config(job)
     run_dir = job_dir / "run"

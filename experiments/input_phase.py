@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from numerics.weights import atomic_write_bytes
-from theory.tasks import get, is_linearly_solvable
-from verify.aggregate import run_row
-from verify.sweep import collect_records, run_sweep
-from verify.sweep_config import SweepConfig, parse_sweep_config
-from verify.sweep_job import refresh_verify_summary
+from emt.experiments.aggregate import run_row
+from emt.experiments.sweep import collect_records, run_sweep
+from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
+from emt.experiments.sweep_job import refresh_verify_summary
+from emt.numerics.weights import atomic_write_bytes
+from emt.theory.tasks import get, is_linearly_solvable
 
 __all__ = ["INPUT_PHASE_PROFILES", "SOLVED_ACCURACY", "input_phase_configs", "input_phase"]
 

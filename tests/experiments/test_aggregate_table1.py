@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from verify.aggregate import (
+from emt.experiments.aggregate import (
     PAPER_TABLE1,
     aggregate_records,
     aggregate_rows,
@@ -150,7 +150,7 @@ def test_committed_aggregate_is_what_the_code_computes():
 
 
 def test_skipped_checks_are_neither_pass_nor_fail():
-    from verify.sweep_job import summarize_report
+    from emt.experiments.sweep_job import summarize_report
 
     report = {"checks": [{"name": "markov", "passed": None}, {"name": "spectrum.phase",
                                                               "passed": True}],
@@ -174,7 +174,7 @@ COMMITTED_INPUT_PHASE = [RESULTS / "input-phase", RESULTS.parent / "input-phase-
 
 @pytest.mark.parametrize("where", COMMITTED_INPUT_PHASE, ids=lambda p: p.name)
 def test_committed_input_phase_is_what_the_code_computes(where: Path) -> None:
-    from verify.input_phase import _verdict_rows, input_phase_configs
+    from emt.experiments.input_phase import _verdict_rows, input_phase_configs
 
     if not (where / "input_phase.json").is_file():
         pytest.fail(f"{where}/input_phase.json is not committed")

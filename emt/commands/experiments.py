@@ -33,8 +33,8 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from verify.sweep import run_sweep
-    from verify.sweep_config import load_sweep_config
+    from emt.experiments.sweep import run_sweep
+    from emt.experiments.sweep_config import load_sweep_config
 
     config = load_sweep_config(args.config)
     out = Path(args.out) if args.out else Path("sweeps") / config.name
@@ -47,7 +47,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
-    from verify.reproduce import load_profile, table1
+    from emt.experiments.reproduce import load_profile, table1
 
     load_profile(args.profile)  # validate before anything runs or is written
     out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
@@ -60,7 +60,7 @@ def _cmd_table1(args: argparse.Namespace) -> int:
 
 
 def _cmd_input_phase(args: argparse.Namespace) -> int:
-    from verify.input_phase import input_phase, input_phase_configs
+    from emt.experiments.input_phase import input_phase, input_phase_configs
 
     input_phase_configs(args.profile, args.seeds)  # validate first
     out = (Path(args.out) if args.out
@@ -72,7 +72,7 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from verify.reproduce_figures import reproduce_figures
+    from emt.experiments.reproduce_figures import reproduce_figures
 
     sweep = Path(args.sweep) if args.sweep else Path("results") / "table1-quick"
     out = Path(args.out) if args.out else sweep / "figures"

@@ -1,0 +1,1 @@
+"""The `emt` verbs, one module per verb group; each registers its parsers with ``register``."""
