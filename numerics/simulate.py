@@ -11,7 +11,7 @@ import numpy as np
 
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["rollout", "activation_fn"]
+__all__ = ["rollout", "activation_fn", "ElmanDynamics"]
 
 
 def activation_fn(name: str):
@@ -67,3 +67,31 @@ def rollout(
     if squeeze:
         return hs[0], ys[0]
     return hs, ys
+
+
+class ElmanDynamics:
+    """An `RNNWeights` network as a `numerics.dynamics.Dynamics`: the state is ``h``.
+
+        step(h, u) = act(W_hh h + W_uh u + b_h),   readout(h) = W_hy h + b_y
+    """
+
+    cell = "rnn"
+
+    def __init__(self, weights: RNNWeights) -> None:
+        self.weights = weights
+        self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, weights.n_hidden
+        self._act = activation_fn(weights.activation)
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        w = self.weights
+        pre = state @ w.W_hh.T + u @ w.W_uh.T
+        if w.b_h is not None:
+            pre = pre + w.b_h
+        return self._act(pre)
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        y = state @ self.weights.W_hy.T
+        return y if self.weights.b_y is None else y + self.weights.b_y
