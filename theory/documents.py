@@ -116,8 +116,8 @@ def task_document(task: TaskSpec, description: str = "") -> Derivation:
             closed.as_expr(),
             sp.Mul(*[f.as_expr() ** m for f, m in spec.factors]),
             (f"s = {task.s}, d = {task.d}",),
-            "The closed form det(lambda^s I_d - sum_k lambda^(k-1) F_k^T) (a d x d determinant "
-            "over Q[lambda]) equals the factored form.",
+            "The closed form det(lambda^s I_d - sum_k lambda^k F_k^T) (k = 0 the oldest step; a "
+            "d x d determinant over Q[lambda]) equals the factored form.",
             rf"\det(\lambda I - \Phi) = {factored_display}",
         )
     ]
