@@ -38,7 +38,7 @@ __all__ = [
     "table1_markdown",
 ]
 
-# SPEC section 6, Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
+# The paper's Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
 # "---", mean best accuracy at H = 200).  The paper's L2 = 0.1 column: every task at 0.50, "---".
 PAPER_TABLE1: dict[tuple[str, int, float], tuple[float | None, float]] = {
     ("T1", 64, 0.0): (None, 0.97), ("T1", 64, 1e-3): (None, 0.88),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +24,13 @@ import numpy as np
 from emt.numerics.weights import RNNWeights, atomic_write_bytes
 from emt.theory.tasks import TaskSpec
 
-__all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS", "library_versions",
+__all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS",
            "read_model_json", "write_model_json", "save_checkpoint", "load_checkpoint",
            "is_run_dir", "load_run"]
 
 RUN_FORMAT = "emt-run/1"
 MODEL_JSON, CHECKPOINT, WEIGHTS = "model.json", "checkpoint.npz", "weights.npz"
 STATUSES = ("running", "interrupted", "finished")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that determine the numbers (TF only if already imported)."""
-    import sys
-
-    import scipy
-    import sympy
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "scipy": scipy.__version__, "sympy": sympy.__version__}
-    if "tensorflow" in sys.modules:
-        versions["tensorflow"] = sys.modules["tensorflow"].__version__
-    if "keras" in sys.modules:
-        versions["keras"] = sys.modules["keras"].__version__
-    return versions
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:

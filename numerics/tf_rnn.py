@@ -32,29 +32,11 @@ import numpy as np
 
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["RawRNN", "configure_threads", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
+__all__ = ["RawRNN", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
 
 # PyTorch's Adam defaults (the paper trains with torch.optim.Adam).
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 _NAMES = ("W_uh", "W_hh", "W_hy")
-
-
-def configure_threads(n: int) -> bool:
-    """Best effort: run TF ops on ``n`` threads (intra- and inter-op; ``n = 0`` keeps TF's
-    default).  The step's ops are small (64 x 128 matmuls), so extra threads mostly add
-    synchronisation; on the shared 2-core machines one thread ran the step 1.3-1.5x faster
-    (31-34 vs 24-25 steps/s under load).  Only possible before TF has run its first op; returns
-    whether the setting took effect."""
-    import tensorflow as tf
-
-    if n <= 0:
-        return False
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except RuntimeError:  # TF already initialised in this process: keep its pools
-        return False
-    return True
 
 
 class RawRNN:

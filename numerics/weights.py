@@ -1,6 +1,6 @@
 """`RNNWeights`: the one interchange format for a trained (or constructed) RNN.
 
-Column-vector convention (SPEC, with the Keras time indexing):
+Column-vector convention, with the Keras time indexing (docs/science.md, "Conventions"):
 
     h(t) = act(W_hh h(t-1) + W_uh u(t)),   h(-1) = 0,   y(t) = W_hy h(t)
 

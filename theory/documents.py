@@ -34,8 +34,8 @@ __all__ = ["build_documents", "task_document", "PRINT_PHI_MAX_SLOTS", "BRUTE_FOR
 
 # Phi is printed entry by entry up to this size (16 x 16 still reads on a page).
 PRINT_PHI_MAX_SLOTS = 16
-# sympy's charpoly of the full Phi is cheap up to about this size (DESIGN: 12x12 generic
-# symbolic matrices are already slow, but Phi is sparse and exact).
+# sympy's charpoly of the full Phi is cheap up to about this size (12 x 12 generic symbolic
+# matrices are already slow, but Phi is sparse and exact).
 BRUTE_FORCE_MAX_SLOTS = 16
 
 

@@ -1,4 +1,4 @@
-"""The privileged basis (SPEC section 5): recover Psi from trained weights and compare Phi_hat
+"""The privileged basis (docs/science.md): recover Psi from trained weights and compare Phi_hat
 with what the theory predicts for the same construction.
 
 Construction (grounding ``G``, an ``N_h x d`` stand-in for the newest slot ``Psi_s``):
