@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from emt.experiments.sweep_config import job_key, job_task, train_config
+from emt.experiments.sweep_record import SWEEP_RECORD_SCHEMA
 from emt.numerics.provenance import versions
 from emt.numerics.threads import limit_threads, thread_env
 from emt.numerics.weights import atomic_write_bytes
+from emt.verify.report_record import read_report_record
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -40,7 +42,7 @@ __all__ = [
     "refresh_verify_summary",
 ]
 
-RECORD_SCHEMA = "emt.sweep-record/1"
+RECORD_SCHEMA = SWEEP_RECORD_SCHEMA
 # The environment a worker needs so that TensorFlow (and BLAS) use one core per job: with one
 # process per core, more threads per process only oversubscribe the machine.
 THREAD_ENV = thread_env(1)
@@ -78,13 +80,13 @@ def _json_default(value: Any) -> Any:
 def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
     """The part of a verify report the aggregation needs: per-check outcome (True, False, or
     None for a skipped check), overall pass (no check failed, at least one ran), metrics."""
-    checks = {str(c.get("name")): (None if c.get("passed") is None else bool(c["passed"]))
-              for c in report_json.get("checks", [])}
+    read_report_record(report_json)  # every field by name (verify.report_record)
+    checks = {c["name"]: c["passed"] for c in report_json["checks"]}
     return {
         "passed": any(v is not None for v in checks.values())
         and all(v is not False for v in checks.values()),
         "checks": checks,
-        "metrics": report_json.get("metrics", {}),
+        "metrics": report_json["metrics"],
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.run_record import RUN_FORMAT, RUN_STATUSES, read_run_record
 from emt.numerics.weights import RNNWeights, atomic_write_bytes
 from emt.theory.tasks import TaskSpec
 
@@ -28,9 +29,8 @@ __all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS",
            "read_model_json", "write_model_json", "save_checkpoint", "load_checkpoint",
            "is_run_dir", "load_run"]
 
-RUN_FORMAT = "emt-run/1"
 MODEL_JSON, CHECKPOINT, WEIGHTS = "model.json", "checkpoint.npz", "weights.npz"
-STATUSES = ("running", "interrupted", "finished")
+STATUSES = RUN_STATUSES
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:
@@ -50,11 +50,7 @@ def read_model_json(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
         raise ValueError(f"{path}: not an emt run description (format != {RUN_FORMAT!r})")
-    for key in ("task", "config", "status"):
-        if key not in meta:
-            raise ValueError(f"{path}: missing field {key!r}")
-    if meta["status"] not in STATUSES:
-        raise ValueError(f"{path}: unknown status {meta['status']!r}")
+    read_run_record(meta, str(path))  # every field by name (numerics.run_record)
     return meta
 
 
