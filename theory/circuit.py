@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from emt.theory.arrays import real_matrix
 from emt.theory.charpoly import (
     LAMBDA,
     characteristic_polynomial,
@@ -60,16 +61,9 @@ MAX_PSI_CONDITION = 1e6
 
 
 def _numeric_psi(psi: Any, n: int) -> np.ndarray:
-    arr = np.asarray(psi)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"psi must be a numeric matrix; got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"psi must be real; got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != n:
+    arr = real_matrix("psi", psi)
+    if arr.shape[1] != n:
         raise ValueError(f"psi must have shape (N_h, s*d = {n}); got {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("psi contains NaN or infinite entries")
     if arr.shape[0] < n:
         raise ValueError(f"psi needs N_h >= s*d = {n} rows (full column rank); got {arr.shape[0]}")
     cond = np.linalg.cond(arr)
