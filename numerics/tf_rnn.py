@@ -78,11 +78,17 @@ class RawRNN:
                      initializer=h0)
         return tf.einsum("tbh,oh->bto", hs, W_hy)
 
+    def _sign_accuracy(self, y: Any, target: Any) -> Any:
+        """`numerics.data.sign_accuracy` (``>= 0`` reads as ``+``) inside the compiled step, so
+        the curriculum needs no copy of the batch out of TensorFlow; a test holds them equal."""
+        tf = self.tf
+        return tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+
     def _loss_acc(self, u: Any, target: Any) -> tuple[Any, Any]:
         tf = self.tf
         y = self._forward(u)[:, self.s:]
         loss = tf.reduce_mean(tf.square(y - target))
-        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+        acc = self._sign_accuracy(y, target)
         return loss, acc
 
     def _loss_and_grads_autodiff(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
@@ -121,7 +127,7 @@ class RawRNN:
         y = tf.einsum("tbh,oh->tbo", h_out, W_hy)
         err = y - x_t
         loss = tf.reduce_mean(tf.square(err))
-        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, x_t >= 0), tf.float32))
+        acc = self._sign_accuracy(y, x_t)
         e = 2.0 * err / tf.cast(tf.size(err), err.dtype)
         g_h = tf.concat([tf.zeros_like(hs[:s]), tf.einsum("tbo,oh->tbh", e, W_hy)], 0)
         if tanh:
