@@ -72,19 +72,21 @@ class ElmanDynamics:
         self.weights = weights
         self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, weights.n_hidden
         self._act = activation_fn(weights.activation)
+        # transposed once: the batch is the leading axis, so states multiply from the left
+        self._hh_t, self._uh_t, self._hy_t = weights.W_hh.T, weights.W_uh.T, weights.W_hy.T
+        self._b_h, self._b_y = weights.b_h, weights.b_y
 
     def initial_state(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.state_dim))
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
-        w = self.weights
-        pre = state @ w.W_hh.T
+        pre = state @ self._hh_t
         if np.any(u):  # the output phase has no input: skip a product per step
-            pre += u @ w.W_uh.T
-        if w.b_h is not None:
-            pre = pre + w.b_h
+            pre += u @ self._uh_t
+        if self._b_h is not None:
+            pre += self._b_h
         return self._act(pre)
 
     def readout(self, state: np.ndarray) -> np.ndarray:
-        y = state @ self.weights.W_hy.T
-        return y if self.weights.b_y is None else y + self.weights.b_y
+        y = state @ self._hy_t
+        return y if self._b_y is None else y + self._b_y
