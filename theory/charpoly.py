@@ -19,6 +19,8 @@ leading into cycles) are nilpotent and contribute ``lambda``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
@@ -53,13 +55,14 @@ def phi(task: TaskSpec) -> sp.ImmutableMatrix:
 
 
 def phi_numeric(task: TaskSpec) -> np.ndarray:
-    """Phi as a float64 array (same layout as `phi`)."""
-    s, d = task.s, task.d
-    n = s * d
-    m = np.zeros((n, n))
-    m[: n - d, d:] = np.eye(n - d)  # the shift: slot(k, i) reads slot(k + 1, i)
-    m[block(s - 1, d), :] = task.F_numeric().T
-    return m
+    """`phi` as a float64 array (one definition of Phi for both arithmetics); a fresh copy of a
+    per-task cache, since building the exact matrix costs milliseconds and the checks ask often."""
+    return _phi_float(task).copy()
+
+
+@lru_cache(maxsize=64)
+def _phi_float(task: TaskSpec) -> np.ndarray:
+    return np.array(phi(task).tolist(), dtype=np.float64)
 
 
 def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
@@ -90,16 +93,18 @@ def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
 def signed_copy_cycles(task: TaskSpec) -> tuple[list[tuple[tuple[int, ...], int]], int]:
     """Cycles of the signed functional graph of ``Phi^T`` for a signed-copy task.
 
-    ``Phi^T e_r = sign(r) e_src(r)`` with ``src(r) = r + d`` on the shift rows and
-    ``src((s-1)d + j) = choice[j]`` with sign ``sign[j]`` on the composition rows.  Returns
+    ``Phi^T e_r = sign(r) e_src(r)`` with ``src(slot(k, i)) = slot(k + 1, i)`` on the shift
+    rows and ``src(slot(s-1, j)) = choice[j]`` with sign ``sign[j]`` on the composition rows.
+    Returns
     ``(cycles, n_nilpotent)``: each cycle as (slots in order, product of signs), and the number
     of slots on no cycle.  Deterministic: cycles are listed by their smallest slot.
     """
     choice, sign = signed_copy_structure(task)
     s, d = task.s, task.d
     n = s * d
-    src = [r + d for r in range((s - 1) * d)] + list(choice)
-    sgn = [1] * ((s - 1) * d) + list(sign)
+    shift = [slot(k + 1, i, d) for k in range(s - 1) for i in range(d)]  # slot(k, i) <- k + 1
+    src = shift + list(choice)
+    sgn = [1] * len(shift) + list(sign)
     state = [0] * n  # 0 unvisited, 1 on the current path, 2 done
     cycles: list[tuple[tuple[int, ...], int]] = []
     for start in range(n):
