@@ -1,4 +1,4 @@
-"""Speed of the symbolic layer (issue 2 targets, measured on this machine, not timed tests).
+"""Speed of the symbolic layer (targets in benchmarks/RESULTS.md; measured, not timed tests).
 
     .venv/bin/python benchmarks/theory_speed.py [--repeat 3] [--json FILE]
 

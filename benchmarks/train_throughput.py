@@ -199,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from emt.numerics.tf_rnn import configure_threads
+    from emt.numerics.threads import limit_threads
     from emt.theory.tasks import get
 
     task = get(TASK)
-    configure_threads(args.threads)
+    limit_threads(args.threads)
     keras.utils.set_random_seed(0)
     tf.config.experimental.enable_op_determinism()
     res: dict = {"model": f"N_h {N_HIDDEN}, s = d = {task.s}, batch {BATCH}, H {HORIZON}",

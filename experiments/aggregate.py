@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from emt.experiments.sweep_record import read_sweep_record
+
 __all__ = [
     "PAPER_TABLE1",
     "run_row",
@@ -38,7 +40,7 @@ __all__ = [
     "table1_markdown",
 ]
 
-# SPEC section 6, Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
+# The paper's Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
 # "---", mean best accuracy at H = 200).  The paper's L2 = 0.1 column: every task at 0.50, "---".
 PAPER_TABLE1: dict[tuple[str, int, float], tuple[float | None, float]] = {
     ("T1", 64, 0.0): (None, 0.97), ("T1", 64, 1e-3): (None, 0.88),
@@ -54,62 +56,43 @@ for _t in ("T1", "T2", "T3", "T4"):
     for _h in (64, 128):
         PAPER_TABLE1[(_t, _h, 0.1)] = (None, 0.50)
 
-# Where each quantity lives in a verify report's "metrics" (schema emt.report/1); the first key
-# present wins, so the aggregation reads records written by any version of the verifier.
-_PAPER_ERROR_KEYS = ("paper_spectral_error", "paper_metric", "spectral_error_paper")
-_MATCHED_ERROR_KEYS = ("phase_error_mean", "matched_phase_error")
-_MODULUS_ERROR_KEYS = ("modulus_error_mean", "modulus_error")
-_ACCURACY_KEYS = ("accuracy_h200", "test_accuracy", "accuracy")
-_COUNT_KEYS = (("count_trained", "count_theory"), ("n_trained", "n_theory"))
-
-
-def _first(metrics: dict[str, Any], keys: Iterable[str]) -> Any:
-    for key in keys:
-        if key in metrics:
-            return metrics[key]
-    return None
-
-
-def _num(value: Any) -> float:
+def _num(value: float | None) -> float:
     """A float, with None (JSON null) as NaN."""
-    if value is None:
-        return math.nan
-    return float(value)
+    return math.nan if value is None else float(value)
 
 
 def run_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One flat row per job record: grid coordinates, outcome, and the metrics we aggregate."""
+    """One flat row per job record: grid coordinates, outcome, and the metrics we aggregate.
+
+    Fields are read by name from the validated record (`experiments.sweep_record`): the accuracy
+    is the verify report's ``accuracy_h200``, never the training metrics, and a "done" record
+    without a verify summary is refused.  A job with no record yet (``status`` "missing") gives
+    a row with no numbers."""
     job = record.get("job", {})
     task = job.get("task", {})
-    verify = record.get("verify") or {}
-    metrics = verify.get("metrics") or {}
-    spectrum: dict[str, Any] = (metrics["spectrum"] if isinstance(metrics.get("spectrum"), dict)
-                                else {})
-    flat = {**metrics, **spectrum}
-    count_trained = count_theory = None
-    for k_trained, k_theory in _COUNT_KEYS:
-        if k_trained in flat and k_theory in flat:
-            count_trained, count_theory = flat[k_trained], flat[k_theory]
-            break
-    accuracy = _first(flat, _ACCURACY_KEYS)
-    if accuracy is None:
-        accuracy = _first((record.get("train") or {}).get("metrics") or {}, _ACCURACY_KEYS)
-    return {
+    row: dict[str, Any] = {
         "key": record.get("key"),
         "task": task.get("name") or f"s{task.get('s')}d{task.get('d')}",
-        "hidden": job.get("hidden"),
-        "l2": job.get("l2"),
-        "threshold": job.get("threshold"),
-        "seed": job.get("seed"),
-        "status": record.get("status", "missing"),
-        "accuracy": _num(accuracy),
-        "paper_error": _num(_first(flat, _PAPER_ERROR_KEYS)),
-        "matched_error": _num(_first(flat, _MATCHED_ERROR_KEYS)),
-        "modulus_error": _num(_first(flat, _MODULUS_ERROR_KEYS)),
-        "count_trained": count_trained,
-        "count_theory": count_theory,
-        "checks": dict(verify.get("checks") or {}),
+        "hidden": job.get("hidden"), "l2": job.get("l2"), "threshold": job.get("threshold"),
+        "seed": job.get("seed"), "status": record.get("status", "missing"),
+        "accuracy": math.nan, "paper_error": math.nan, "matched_error": math.nan,
+        "modulus_error": math.nan, "count_trained": None, "count_theory": None, "checks": {},
     }
+    if row["status"] == "missing":
+        return row
+    rec = read_sweep_record(record, f"sweep record {record.get('key')}")
+    if rec.verify is None:
+        if rec.status == "done":
+            raise ValueError(f"sweep record {rec.key}: done but has no verify summary, so it "
+                             "has no accuracy at H = 200 to aggregate")
+        return row
+    m = rec.verify.metrics
+    row.update(accuracy=m.accuracy_h200, paper_error=_num(m.spectrum.paper_metric),
+               matched_error=m.spectrum.phase_error_mean,
+               modulus_error=m.spectrum.modulus_error_mean,
+               count_trained=m.spectrum.n_trained, count_theory=m.spectrum.n_theory,
+               checks=dict(rec.verify.checks))
+    return row
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:

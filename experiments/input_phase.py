@@ -1,8 +1,10 @@
 """The input-phase finding: a linear RNN solves repeat copy but not a staggered-lag copy task;
 a tanh RNN solves both.
 
-Theory (SPEC section 4): a linear time-invariant RNN started at ``h = 0`` outputs
-``y(t) = sum_tau M(t - tau) u(tau)`` with Markov parameters ``M(m) = W_hy W_hh^(m-1) W_uh``, so
+Theory (docs/science.md, "Linear solvability"): a linear time-invariant RNN started at
+``h(-1) = 0`` outputs ``y(t) = sum_tau M(t - tau) u(tau)`` with Markov parameters
+``M(m) = W_hy W_hh^m W_uh`` (our indexing: ``h(t)`` already holds ``u(t)``, so ``M(0)`` is the
+response in the step of the input itself), so
 it can only produce targets that depend on ``t - tau`` alone; `theory.tasks.is_linearly_solvable`
 decides that exactly.  Repeat copy (T1) passes; T2 (dimension j copied at lag 8 - j) does not.
 

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from emt.experiments.sweep_config import SweepConfig, job_key
 from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
+from emt.numerics.progress import Progress
 
 __all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records"]
 
@@ -126,29 +127,6 @@ def collect_records(config: SweepConfig, sweep_dir: str | Path) -> list[dict[str
     return out
 
 
-class _Progress:
-    """One status line: done / running / failed / total (rewritten in place on a terminal)."""
-
-    def __init__(self, total: int, cached: int, slots: int, stream: IO[str] | None):
-        self.total, self.cached, self.slots, self.stream = total, cached, slots, stream
-        self.done = self.failed = 0
-        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-
-    def show(self, final: bool = False) -> None:
-        if self.stream is None:
-            return
-        pending = self.total - self.cached - self.done - self.failed
-        running = min(pending, self.slots)
-        text = (f"[emt sweep] done {self.done + self.cached} (cached {self.cached}) / running "
-                f"{running} / queued {pending - running} / failed {self.failed} / total "
-                f"{self.total}")
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-
 def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | None = None,
               workers: int | None = None, job_fn: JobFn | None = None,
               retries: int = WORKER_RETRIES, connect_timeout: float = CONNECT_TIMEOUT_S,
@@ -173,8 +151,6 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
         with open_client(scheduler, workers, connect_timeout) as client:
             distributed = _import_distributed()
             slots = max(1, sum(client.nthreads().values()))
-            progress = _Progress(summary.total, summary.cached, slots, stream)
-            progress.show()
             runs.mkdir(parents=True, exist_ok=True)
             futures = {}
             for job in pending:
@@ -182,20 +158,22 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
                 future = client.submit(run_job, job_fn, job, str(runs / key), key=f"emt-{key}",
                                        pure=False, retries=retries)
                 futures[future] = job
-            for future in distributed.as_completed(futures):
-                job = futures[future]
-                try:
-                    record = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker after retries
-                    record = _record_lost_job(job, runs / job_key(job), exc)
-                if record.get("status") == "done":
-                    summary.done += 1
-                    progress.done += 1
-                else:
-                    summary.failed += 1
-                    progress.failed += 1
-                progress.show()
-            progress.show(final=True)
+            with Progress("emt sweep", summary.total, enabled=stream is not None,
+                          stream=stream) as progress:
+                for future in distributed.as_completed(futures):
+                    job = futures[future]
+                    try:
+                        record = future.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker after retries
+                        record = _record_lost_job(job, runs / job_key(job), exc)
+                    if record.get("status") == "done":
+                        summary.done += 1
+                    else:
+                        summary.failed += 1
+                    finished = summary.cached + summary.done + summary.failed
+                    running = min(summary.total - finished, slots)
+                    progress.update(finished, f"cached {summary.cached}, running {running}, "
+                                    f"failed {summary.failed}")
     summary.records = collect_records(config, sweep_dir)
     return summary
 

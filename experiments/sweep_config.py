@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from emt.theory import tasks as task_registry
-from emt.theory.tasks import TaskSpec
+from emt.theory.tasks import TaskSpec, parse_task_table
 from emt.verify.basis import GROUNDINGS
 
 __all__ = [
@@ -161,17 +161,7 @@ def _resolve_task(entry: Any, where: str) -> TaskSpec:
     if isinstance(entry, str):
         return task_registry.get(entry)  # ValueError naming the unknown task
     if isinstance(entry, dict):
-        unknown = set(entry) - {"s", "d", "ids", "F", "name"}
-        if unknown:
-            raise ValueError(f"{where}: unknown task field(s) {sorted(unknown)}")
-        if "s" not in entry or "d" not in entry:
-            raise ValueError(f"{where}: an inline task needs s and d; got {entry!r}")
-        if ("ids" in entry) == ("F" in entry):
-            raise ValueError(f"{where}: an inline task needs exactly one of ids or F")
-        if "ids" in entry:
-            return task_registry.from_ids(entry["s"], entry["d"], entry["ids"],
-                                          name=entry.get("name"))
-        return TaskSpec(entry["s"], entry["d"], entry["F"], name=entry.get("name"))
+        return parse_task_table(entry, where=f"{where}: inline task")  # the task-file rule
     raise ValueError(f"{where}: a task must be a registered name or an inline table; "
                      f"got {entry!r}")
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import shutil
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -27,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from emt.experiments.sweep_config import job_key, job_task, train_config
+from emt.experiments.sweep_record import SWEEP_RECORD_SCHEMA
+from emt.numerics.provenance import versions
+from emt.numerics.threads import limit_threads, thread_env
 from emt.numerics.weights import atomic_write_bytes
+from emt.verify.report_record import read_report_record
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -40,17 +42,10 @@ __all__ = [
     "refresh_verify_summary",
 ]
 
-RECORD_SCHEMA = "emt.sweep-record/1"
+RECORD_SCHEMA = SWEEP_RECORD_SCHEMA
 # The environment a worker needs so that TensorFlow (and BLAS) use one core per job: with one
 # process per core, more threads per process only oversubscribe the machine.
-THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
+THREAD_ENV = thread_env(1)
 
 JobFn = Callable[[dict[str, Any], Path], dict[str, Any]]
 
@@ -82,54 +77,16 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the pieces that decide a result (TensorFlow only when it was imported)."""
-    import numpy
-
-    out = {"python": platform.python_version(), "numpy": numpy.__version__}
-    try:
-        from importlib.metadata import version
-
-        out["emt-suite"] = version("emt-suite")
-    except Exception:  # noqa: BLE001 - an uninstalled checkout has no metadata
-        out["emt-suite"] = "unknown"
-    for name in ("tensorflow", "keras", "sympy", "dask", "distributed"):
-        module = sys.modules.get(name)
-        if module is not None:
-            out[name] = str(getattr(module, "__version__", "unknown"))
-    return out
-
-
-def limit_threads(threads: int = 1) -> None:
-    """Pin TensorFlow and BLAS to ``threads`` threads in this process.
-
-    The environment variables take effect when TensorFlow is first imported; if it already is,
-    the runtime setters are tried (they raise once TensorFlow has run an op, which is harmless).
-    """
-    for key, value in THREAD_ENV.items():
-        if key.endswith("_THREADS"):
-            os.environ[key] = str(threads)
-        else:
-            os.environ.setdefault(key, value)
-    tf = sys.modules.get("tensorflow")
-    if tf is not None:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass  # already initialised: the env variables above were in place or it is too late
-
-
 def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
     """The part of a verify report the aggregation needs: per-check outcome (True, False, or
     None for a skipped check), overall pass (no check failed, at least one ran), metrics."""
-    checks = {str(c.get("name")): (None if c.get("passed") is None else bool(c["passed"]))
-              for c in report_json.get("checks", [])}
+    read_report_record(report_json)  # every field by name (verify.report_record)
+    checks = {c["name"]: c["passed"] for c in report_json["checks"]}
     return {
         "passed": any(v is not None for v in checks.values())
         and all(v is not False for v in checks.values()),
         "checks": checks,
-        "metrics": report_json.get("metrics", {}),
+        "metrics": report_json["metrics"],
     }
 
 

@@ -1,4 +1,4 @@
-"""`TrainConfig`: every hyper-parameter of one training run (SPEC section 3), validated."""
+"""`TrainConfig`: every hyper-parameter of one training run (docs/science.md), validated."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task data (SPEC section 3): input sequences and output-phase targets for any `TaskSpec`.
+"""Task data (docs/science.md): input sequences and output-phase targets for any `TaskSpec`.
 
 Input phase ``t = 0..s-1``: ``u(t)`` i.i.d. uniform on ``{-1, +1}^d``; output phase
 ``t = s..s+H-1``: ``u(t) = 0``.  Ground truth ``x(t) = u(t)`` for ``t < s`` and
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emt.theory.recurrence import task_continuation
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy"]
@@ -40,7 +41,8 @@ def continue_sequence(task: TaskSpec, window: np.ndarray, horizon: int) -> np.nd
     """Run the task's composition forward from the ``s`` given steps.
 
     ``window`` has shape ``(B, s, d)`` holding ``x(0..s-1)``; returns ``(B, horizon, d)``
-    holding ``x(s..s+horizon-1)`` with ``x(t) = F^T vec(x(t-s..t-1))`` (float64).
+    holding ``x(s..s+horizon-1)`` (float64): `theory.recurrence.task_continuation` in the
+    batch-first layout of the data.
     """
     s, d = task.s, task.d
     window = np.asarray(window, dtype=np.float64)
@@ -48,14 +50,9 @@ def continue_sequence(task: TaskSpec, window: np.ndarray, horizon: int) -> np.nd
         raise ValueError(f"window must have shape (B, {s}, {d}); got {window.shape}")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 0:
         raise ValueError(f"horizon must be a non-negative integer; got {horizon!r}")
-    F = task.F_numeric()
-    B = window.shape[0]
-    x = np.empty((B, s + horizon, d))
-    x[:, :s] = window
-    for t in range(s, s + horizon):
-        # C-order reshape of (B, s, d) gives window index k*d + i, k = 0 the oldest step.
-        x[:, t] = x[:, t - s : t].reshape(B, s * d) @ F
-    return x[:, s:]
+    # (B, s, d) -> columns (s d, B): a C-order reshape puts dimension i of step k at slot k d + i.
+    columns = window.reshape(window.shape[0], s * d).T
+    return np.transpose(task_continuation(task, columns, int(horizon)), (2, 0, 1))
 
 
 def make_batch(
@@ -77,13 +74,23 @@ def make_batch(
     return Batch(inputs=inputs, targets=targets)
 
 
-def sign_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+def sign_accuracy(prediction: np.ndarray, target: np.ndarray, zero_band: float = 0.0) -> float:
     """Fraction of entries whose signs agree, with ``>= 0`` read as ``+1`` on both sides
-    (chance is 0.5 on the ±1 signed-copy tasks)."""
-    prediction = np.asarray(prediction)
-    target = np.asarray(target)
+    (chance is 0.5 on the +-1 signed-copy tasks): the paper's accuracy when ``zero_band = 0``.
+
+    ``zero_band > 0`` widens the boundary: a prediction must clear ``zero_band * max(1, |x|)``
+    on the target's side (a zero target accepts anything above ``-band``).  The checks use it
+    so that an exactly cancelling linear net is not scored by the sign of its rounding error.
+    """
+    prediction = np.asarray(prediction, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
     if prediction.shape != target.shape:
         raise ValueError(f"prediction shape {prediction.shape} != target shape {target.shape}")
     if prediction.size == 0:
         raise ValueError("cannot score an empty prediction")
-    return float(np.mean((prediction >= 0) == (target >= 0)))
+    if not zero_band >= 0:
+        raise ValueError(f"zero_band must be >= 0; got {zero_band!r}")
+    band = zero_band * np.maximum(1.0, np.abs(target))
+    correct = np.where(target < 0, prediction < -band, prediction >= np.where(target > 0, band,
+                                                                                -band))
+    return float(np.mean(correct))

@@ -1,4 +1,4 @@
-"""Numerical confirmation of the GSEMM -> RNN reduction (SPEC section 2): integrate the continuous
+"""Numerical confirmation of the GSEMM -> RNN reduction (docs/science.md): integrate the continuous
 GSEMM and watch it approach the reduction's discrete map as ``T_h, T_d -> 0`` with ``T_f = 1``.
 
 The system (tanh features ``sigma_f = tanh``, linear memory ``sigma_h = id``, couplings

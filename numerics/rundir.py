@@ -16,38 +16,21 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emt.numerics.run_record import RUN_FORMAT, RUN_STATUSES, read_run_record
 from emt.numerics.weights import RNNWeights, atomic_write_bytes
 from emt.theory.tasks import TaskSpec
 
-__all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS", "library_versions",
+__all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS",
            "read_model_json", "write_model_json", "save_checkpoint", "load_checkpoint",
            "is_run_dir", "load_run"]
 
-RUN_FORMAT = "emt-run/1"
 MODEL_JSON, CHECKPOINT, WEIGHTS = "model.json", "checkpoint.npz", "weights.npz"
-STATUSES = ("running", "interrupted", "finished")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that determine the numbers (TF only if already imported)."""
-    import sys
-
-    import scipy
-    import sympy
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "scipy": scipy.__version__, "sympy": sympy.__version__}
-    if "tensorflow" in sys.modules:
-        versions["tensorflow"] = sys.modules["tensorflow"].__version__
-    if "keras" in sys.modules:
-        versions["keras"] = sys.modules["keras"].__version__
-    return versions
+STATUSES = RUN_STATUSES
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:
@@ -67,11 +50,7 @@ def read_model_json(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
         raise ValueError(f"{path}: not an emt run description (format != {RUN_FORMAT!r})")
-    for key in ("task", "config", "status"):
-        if key not in meta:
-            raise ValueError(f"{path}: missing field {key!r}")
-    if meta["status"] not in STATUSES:
-        raise ValueError(f"{path}: unknown status {meta['status']!r}")
+    read_run_record(meta, str(path))  # every field by name (numerics.run_record)
     return meta
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from emt.numerics.dynamics import rollout_dynamics
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["rollout", "activation_fn", "ElmanDynamics"]
+__all__ = ["rollout", "markov_parameters", "activation_fn", "ElmanDynamics"]
 
 
 def activation_fn(name: str):
@@ -35,38 +36,28 @@ def rollout(
     ``keep = (sequences, steps)`` stores only the hidden states of the first ``sequences``
     sequences over the first ``steps`` steps (``h`` then has that shape): storing every state
     of a 640 x 208 x 1024 verification rollout would cost about 1 GB and much of the time.
+    This is `numerics.dynamics.rollout_dynamics` of the network's `ElmanDynamics`.
     """
     u = np.asarray(u, dtype=np.float64)
     squeeze = u.ndim == 2
-    if squeeze:
-        u = u[None]
-    if u.ndim != 3 or u.shape[2] != weights.d_in:
-        raise ValueError(f"inputs must have shape (B, T, {weights.d_in}); got {u.shape}")
-    if not np.all(np.isfinite(u)):
-        raise ValueError("inputs contain NaN or infinite entries")
-    B, T, _ = u.shape
-    n_keep, t_keep = (B, T) if keep is None else (min(keep[0], B), min(keep[1], T))
-    act = activation_fn(weights.activation)
-    h = np.zeros((B, weights.n_hidden)) if h_init is None else np.broadcast_to(
-        np.asarray(h_init, dtype=np.float64), (B, weights.n_hidden)).copy()
-    W_hh_T, W_uh_T, W_hy_T = weights.W_hh.T, weights.W_uh.T, weights.W_hy.T
-    hs = np.empty((n_keep, t_keep, weights.n_hidden))
-    ys = np.empty((B, T, weights.d_out))
-    for t in range(T):
-        pre = h @ W_hh_T
-        if np.any(u[:, t]):  # the output phase has no input: skip a product per step
-            pre += u[:, t] @ W_uh_T
-        if weights.b_h is not None:
-            pre += weights.b_h
-        h = act(pre)
-        ys[:, t] = h @ W_hy_T
-        if t < t_keep:
-            hs[:, t] = h[:n_keep]
-    if weights.b_y is not None:
-        ys += weights.b_y
-    if squeeze:
-        return hs[0], ys[0]
-    return hs, ys
+    hs, ys = rollout_dynamics(ElmanDynamics(weights), u[None] if squeeze else u,
+                              state_init=h_init, keep=keep)
+    return (hs[0], ys[0]) if squeeze else (hs, ys)
+
+
+def markov_parameters(weights: RNNWeights, max_lag: int) -> np.ndarray:
+    """``M(m) = W_hy W_hh^m W_uh`` for ``m = 0..max_lag``, shape ``(max_lag + 1, d_out, d_in)``,
+    read off the network's own rollout: column ``j`` of ``M(m)`` is the output ``m`` steps after
+    a unit impulse into input ``j`` from ``h(-1) = 0``.  Biases add an input-independent offset
+    to a linear network's output and no input response, so they are left out.  Only a linear
+    network has Markov parameters; ValueError otherwise."""
+    if weights.activation != "linear":
+        raise ValueError("Markov parameters exist only for a linear network")
+    linear_part = RNNWeights(weights.W_uh, weights.W_hh, weights.W_hy, "linear")
+    u = np.zeros((weights.d_in, max_lag + 1, weights.d_in))
+    u[:, 0] = np.eye(weights.d_in)
+    _, y = rollout(linear_part, u, keep=(0, 0))
+    return np.transpose(y, (1, 2, 0))
 
 
 class ElmanDynamics:
@@ -81,17 +72,21 @@ class ElmanDynamics:
         self.weights = weights
         self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, weights.n_hidden
         self._act = activation_fn(weights.activation)
+        # transposed once: the batch is the leading axis, so states multiply from the left
+        self._hh_t, self._uh_t, self._hy_t = weights.W_hh.T, weights.W_uh.T, weights.W_hy.T
+        self._b_h, self._b_y = weights.b_h, weights.b_y
 
     def initial_state(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.state_dim))
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
-        w = self.weights
-        pre = state @ w.W_hh.T + u @ w.W_uh.T
-        if w.b_h is not None:
-            pre = pre + w.b_h
+        pre = state @ self._hh_t
+        if np.any(u):  # the output phase has no input: skip a product per step
+            pre += u @ self._uh_t
+        if self._b_h is not None:
+            pre += self._b_h
         return self._act(pre)
 
     def readout(self, state: np.ndarray) -> np.ndarray:
-        y = state @ self.weights.W_hy.T
-        return y if self.weights.b_y is None else y + self.weights.b_y
+        y = state @ self._hy_t
+        return y if self._b_y is None else y + self._b_y

@@ -32,29 +32,11 @@ import numpy as np
 
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["RawRNN", "configure_threads", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
+__all__ = ["RawRNN", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
 
 # PyTorch's Adam defaults (the paper trains with torch.optim.Adam).
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 _NAMES = ("W_uh", "W_hh", "W_hy")
-
-
-def configure_threads(n: int) -> bool:
-    """Best effort: run TF ops on ``n`` threads (intra- and inter-op; ``n = 0`` keeps TF's
-    default).  The step's ops are small (64 x 128 matmuls), so extra threads mostly add
-    synchronisation; on the shared 2-core machines one thread ran the step 1.3-1.5x faster
-    (31-34 vs 24-25 steps/s under load).  Only possible before TF has run its first op; returns
-    whether the setting took effect."""
-    import tensorflow as tf
-
-    if n <= 0:
-        return False
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except RuntimeError:  # TF already initialised in this process: keep its pools
-        return False
-    return True
 
 
 class RawRNN:
@@ -96,11 +78,17 @@ class RawRNN:
                      initializer=h0)
         return tf.einsum("tbh,oh->bto", hs, W_hy)
 
+    def _sign_accuracy(self, y: Any, target: Any) -> Any:
+        """`numerics.data.sign_accuracy` (``>= 0`` reads as ``+``) inside the compiled step, so
+        the curriculum needs no copy of the batch out of TensorFlow; a test holds them equal."""
+        tf = self.tf
+        return tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+
     def _loss_acc(self, u: Any, target: Any) -> tuple[Any, Any]:
         tf = self.tf
         y = self._forward(u)[:, self.s:]
         loss = tf.reduce_mean(tf.square(y - target))
-        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+        acc = self._sign_accuracy(y, target)
         return loss, acc
 
     def _loss_and_grads_autodiff(self, u: Any, target: Any) -> tuple[Any, Any, dict]:
@@ -139,7 +127,7 @@ class RawRNN:
         y = tf.einsum("tbh,oh->tbo", h_out, W_hy)
         err = y - x_t
         loss = tf.reduce_mean(tf.square(err))
-        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, x_t >= 0), tf.float32))
+        acc = self._sign_accuracy(y, x_t)
         e = 2.0 * err / tf.cast(tf.size(err), err.dtype)
         g_h = tf.concat([tf.zeros_like(hs[:s]), tf.einsum("tbo,oh->tbh", e, W_hy)], 0)
         if tanh:

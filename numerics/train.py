@@ -1,4 +1,4 @@
-"""Training the paper's way (SPEC section 3), with run directories that resume exactly.
+"""Training the paper's way (docs/science.md, "Training"), with run directories that resume exactly.
 
 One step: a fresh batch at the current horizon H from the seeded data generator, the compiled
 step of `numerics.tf_rnn.RawRNN` (MSE on the output phase, global-norm clip, coupled L2 after
@@ -32,7 +32,10 @@ from emt.numerics import rundir
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import make_batch, sign_accuracy
 from emt.numerics.model import init_weights
+from emt.numerics.progress import Progress
+from emt.numerics.provenance import versions
 from emt.numerics.simulate import rollout
+from emt.numerics.threads import limit_threads
 from emt.numerics.weights import RNNWeights
 from emt.theory.tasks import TaskSpec
 
@@ -40,7 +43,6 @@ __all__ = ["TrainConfig", "TrainResult", "train", "resume_run", "DATA_STREAM",
            "TEST_STREAM"]
 
 DATA_STREAM, TEST_STREAM = 0xDA7A, 0x7E57
-PROGRESS_EVERY_S = 2.0  # at most one progress line per this many seconds
 
 
 @dataclass
@@ -51,23 +53,6 @@ class TrainResult:
     config: TrainConfig
     run_dir: Path | None = None
     advances: list[dict] = field(default_factory=list)
-
-
-class _Progress:
-    """One throttled line on stderr: step, loss, batch accuracy, H, steps/s."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
-        self.last = 0.0
-
-    def update(self, step: int, loss: float, acc: float, H: int, rate: float,
-               force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < PROGRESS_EVERY_S):
-            return
-        self.last = now
-        print(f"step {step}/{self.total}  loss {loss:.4g}  acc {acc:.4f}  H {H}  "
-              f"{rate:.1f} steps/s", file=sys.stderr, flush=True)
 
 
 class _StopFlag:
@@ -157,9 +142,7 @@ def _setup_tf(config: TrainConfig) -> Any:
     import keras
     import tensorflow as tf
 
-    from emt.numerics.tf_rnn import configure_threads
-
-    configure_threads(_threads_from_env())
+    limit_threads(_threads_from_env())
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -200,7 +183,7 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
         if not 0 <= stage < len(config.curriculum):
             raise ValueError(f"{out}: corrupt checkpoint (curriculum stage {stage})")
     base_meta = {"task": task.to_json(), "config": config.hyper_parameters(),
-                 "seed": config.seed, "versions": rundir.library_versions()}
+                 "seed": config.seed, "versions": versions()}
 
     def save(status: str, metrics: dict | None = None, error: str | None = None) -> None:
         if out is None:
@@ -220,10 +203,9 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
         out.mkdir(parents=True, exist_ok=True)
         (out / rundir.WEIGHTS).unlink(missing_ok=True)
         save("running")
-    bar = _Progress(config.steps, progress)
     first_step, t_loop, loss, acc = step, time.monotonic(), math.nan, math.nan
     try:
-        with _StopFlag() as stop:
+        with _StopFlag() as stop, Progress("emt train", config.steps, enabled=progress) as bar:
             while step < config.steps:
                 if stop.requested:
                     raise KeyboardInterrupt
@@ -241,7 +223,7 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
                     stage += 1
                     advances.append({"step": step, "to_H": config.curriculum[stage]})
                 rate = (step - first_step) / max(time.monotonic() - t_loop, 1e-9)
-                bar.update(step, loss, acc, H, rate)
+                bar.update(step, f"loss {loss:.4g}  acc {acc:.4f}  H {H}  {rate:.1f} steps/s")
                 if config.stop_when_learned and last and acc > config.threshold:
                     break
                 if out is not None and step % config.checkpoint_every == 0:
@@ -261,8 +243,6 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
                "steps_done": step, "final_horizon": config.curriculum[stage],
                "wall_time_s": wall_before + time.monotonic() - t_start,
                "steps_per_s": (step - first_step) / train_wall if train_wall > 0 else None}
-    bar.update(step, loss, acc, config.curriculum[stage],
-               metrics["steps_per_s"] or 0.0, force=True)
     if out is not None:
         save("running")  # the final checkpoint, so the run can be extended later
         rundir.save_final_weights(out, weights)

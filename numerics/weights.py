@@ -1,6 +1,6 @@
 """`RNNWeights`: the one interchange format for a trained (or constructed) RNN.
 
-Column-vector convention (SPEC, with the Keras time indexing):
+Column-vector convention, with the Keras time indexing (docs/science.md, "Conventions"):
 
     h(t) = act(W_hh h(t-1) + W_uh u(t)),   h(-1) = 0,   y(t) = W_hy h(t)
 
@@ -22,24 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from emt.theory.arrays import real_matrix as _as_matrix
+
 __all__ = ["RNNWeights", "ACTIVATIONS", "atomic_write_bytes"]
 
 ACTIVATIONS = ("tanh", "linear")
-
-
-def _as_matrix(name: str, value: Any) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a numeric matrix; got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real; got complex dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D; got shape {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite entries")
-    return arr
 
 
 def _as_vector(name: str, value: Any, n: int) -> np.ndarray:

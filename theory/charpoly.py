@@ -1,12 +1,14 @@
-"""Phi of the variable binding circuit (SPEC section 4) and its characteristic polynomial.
+"""Phi of the variable binding circuit (docs/science.md) and its characteristic polynomial.
 
-Phi is ``s d x s d`` with ``d x d`` blocks; block ``k`` holds ``x(t - s + k)`` (block ``s`` is the
-newest).  Row blocks ``1..s-1`` shift (identity on the super-diagonal); the last row block is
-``[F_1^T, ..., F_s^T]``, the composition.
+Phi is ``s d x s d`` with ``d x d`` blocks; block ``k`` holds ``x(t - s + 1 + k)`` (``k = 0`` the
+oldest, ``k = s - 1`` the newest; `theory.taskspec.slot`).  Row blocks ``0..s-2`` shift
+(identity on the super-diagonal); the last row block is
+``[F_0^T, ..., F_(s-1)^T]``, the composition (``F_k``: the block of ``F`` for step ``k``,
+``k = 0`` oldest).
 
 Characteristic polynomial (block companion matrix):
 
-    det(lambda I - Phi) = det(lambda^s I_d - sum_k lambda^(k-1) F_k^T)
+    det(lambda I - Phi) = det(lambda^s I_d - sum_k lambda^k F_k^T)
 
 a ``d x d`` determinant over Q[lambda], cheap where the ``s d x s d`` brute force is not.  For
 signed-copy tasks every row of Phi has one nonzero entry (+-1), i.e. ``Phi^T`` maps slot ``r`` to
@@ -17,11 +19,13 @@ leading into cycles) are nilpotent and contribute ``lambda``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from emt.theory.tasks import TaskSpec, is_signed_copy, signed_copy_structure
+from emt.theory.taskspec import TaskSpec, block, is_signed_copy, signed_copy_structure, slot
 
 __all__ = [
     "LAMBDA",
@@ -38,29 +42,32 @@ LAMBDA = sp.Symbol("lambda")
 
 
 def phi(task: TaskSpec) -> sp.ImmutableMatrix:
-    """Exact Phi: ``Phi[(k-1)d:kd, kd:(k+1)d] = I`` for ``k < s`` and last block row ``F^T``."""
+    """Exact Phi: block ``(k, k+1)`` is ``I`` for ``k < s - 1`` (each step moves one slot older)
+    and the last block row (the newest step) is ``F^T``."""
     s, d = task.s, task.d
     n = s * d
     m = sp.zeros(n, n)
     for k in range(s - 1):
         for i in range(d):
-            m[k * d + i, (k + 1) * d + i] = 1
-    m[(s - 1) * d :, :] = task.F.T
+            m[slot(k, i, d), slot(k + 1, i, d)] = 1
+    m[block(s - 1, d), :] = task.F.T
     return sp.ImmutableMatrix(m)
 
 
 def phi_numeric(task: TaskSpec) -> np.ndarray:
-    """Phi as a float64 array (same layout as `phi`)."""
-    s, d = task.s, task.d
-    n = s * d
-    m = np.zeros((n, n))
-    m[: n - d, d:] = np.eye(n - d)
-    m[n - d :, :] = task.F_numeric().T
-    return m
+    """`phi` as a float64 array (one definition of Phi for both arithmetics); a fresh copy of a
+    per-task cache, since building the exact matrix costs milliseconds and the checks ask often."""
+    return _phi_float(task).copy()
+
+
+@lru_cache(maxsize=64)
+def _phi_float(task: TaskSpec) -> np.ndarray:
+    return np.array(phi(task).tolist(), dtype=np.float64)
 
 
 def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
-    """``det(lambda^s I_d - sum_k lambda^(k-1) F_k^T)`` over Q[lambda] (fraction-free det)."""
+    """``det(lambda^s I_d - sum_k lambda^k F_k^T)`` over Q[lambda] (``k = 0`` oldest;
+    fraction-free det)."""
     s, d = task.s, task.d
     ring = sp.QQ[LAMBDA]
     F = task.F
@@ -68,9 +75,9 @@ def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
     for i in range(d):
         row = []
         for j in range(d):
-            # entry (i, j) of sum_k lambda^(k-1) F_k^T is sum_k F[(k-1)d + j, i] lambda^(k-1)
+            # entry (i, j) of sum_k lambda^k F_k^T is sum_k F[slot(k, j), i] lambda^k
             expr = sum(
-                (F[(k - 1) * d + j, i] * LAMBDA ** (k - 1) for k in range(1, s + 1)),
+                (F[slot(k, j, d), i] * LAMBDA**k for k in range(s)),
                 sp.Integer(0),
             )
             if i == j:
@@ -86,16 +93,18 @@ def characteristic_polynomial_closed_form(task: TaskSpec) -> sp.Poly:
 def signed_copy_cycles(task: TaskSpec) -> tuple[list[tuple[tuple[int, ...], int]], int]:
     """Cycles of the signed functional graph of ``Phi^T`` for a signed-copy task.
 
-    ``Phi^T e_r = sign(r) e_src(r)`` with ``src(r) = r + d`` on the shift rows and
-    ``src((s-1)d + j) = choice[j]`` with sign ``sign[j]`` on the composition rows.  Returns
+    ``Phi^T e_r = sign(r) e_src(r)`` with ``src(slot(k, i)) = slot(k + 1, i)`` on the shift
+    rows and ``src(slot(s-1, j)) = choice[j]`` with sign ``sign[j]`` on the composition rows.
+    Returns
     ``(cycles, n_nilpotent)``: each cycle as (slots in order, product of signs), and the number
     of slots on no cycle.  Deterministic: cycles are listed by their smallest slot.
     """
     choice, sign = signed_copy_structure(task)
     s, d = task.s, task.d
     n = s * d
-    src = [r + d for r in range((s - 1) * d)] + list(choice)
-    sgn = [1] * ((s - 1) * d) + list(sign)
+    shift = [slot(k + 1, i, d) for k in range(s - 1) for i in range(d)]  # slot(k, i) <- k + 1
+    src = shift + list(choice)
+    sgn = [1] * len(shift) + list(sign)
     state = [0] * n  # 0 unvisited, 1 on the current path, 2 done
     cycles: list[tuple[tuple[int, ...], int]] = []
     for start in range(n):

@@ -1,4 +1,4 @@
-"""The variable binding circuit (SPEC section 4): the `Circuit` noun for a task and a chosen Psi,
+"""The variable binding circuit (docs/science.md): the `Circuit` noun for a task and a chosen Psi,
 plus (re-exported) Phi, its characteristic polynomial and its spectrum.
 
 Given Psi (``N_h x s d``, full column rank) with blocks ``Psi_1..Psi_s`` of ``d`` columns and its
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from emt.theory.arrays import real_matrix
 from emt.theory.charpoly import (
     LAMBDA,
     characteristic_polynomial,
@@ -29,8 +30,9 @@ from emt.theory.charpoly import (
     phi_numeric,
     signed_copy_cycles,
 )
+from emt.theory.recurrence import task_continuation
 from emt.theory.spectra import Spectrum, factored_form, spectrum
-from emt.theory.tasks import TaskSpec
+from emt.theory.taskspec import TaskSpec, block
 
 __all__ = [
     "LAMBDA",
@@ -59,16 +61,9 @@ MAX_PSI_CONDITION = 1e6
 
 
 def _numeric_psi(psi: Any, n: int) -> np.ndarray:
-    arr = np.asarray(psi)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"psi must be a numeric matrix; got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"psi must be real; got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != n:
+    arr = real_matrix("psi", psi)
+    if arr.shape[1] != n:
         raise ValueError(f"psi must have shape (N_h, s*d = {n}); got {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("psi contains NaN or infinite entries")
     if arr.shape[0] < n:
         raise ValueError(f"psi needs N_h >= s*d = {n} rows (full column rank); got {arr.shape[0]}")
     cond = np.linalg.cond(arr)
@@ -112,20 +107,21 @@ class Circuit:
         if not isinstance(self.task, TaskSpec):
             raise ValueError(f"task must be a TaskSpec; got {type(self.task).__name__}")
         n, d = self.task.n_slots, self.task.d
+        newest = block(self.task.s - 1, d)  # inputs enter and outputs leave the newest slot
         if isinstance(self.psi, sp.MatrixBase):
             psi = _symbolic_psi(self.psi, n)
             phi_m = phi(self.task)
             dual = sp.ImmutableMatrix((psi.T * psi).inv() * psi.T)
             w_hh = sp.ImmutableMatrix(psi * phi_m * dual)
             exact = True
-            w_uh, w_hy = psi[:, n - d :], dual[n - d :, :]
+            w_uh, w_hy = psi[:, newest], dual[newest, :]
         else:
             psi = _numeric_psi(self.psi, n)
             phi_m = phi_numeric(self.task)
             dual = np.linalg.pinv(psi)
             w_hh = psi @ phi_m @ dual
             exact = False
-            w_uh, w_hy = psi[:, n - d :].copy(), dual[n - d :, :].copy()
+            w_uh, w_hy = psi[:, newest].copy(), dual[newest, :].copy()
         for name, value in (
             ("psi", psi), ("phi", phi_m), ("psi_dual", dual), ("w_hh", w_hh),
             ("w_uh", w_uh), ("w_hy", w_hy), ("exact", exact),
@@ -169,27 +165,6 @@ def loaded_state_outputs(circuit: Circuit, window: Any, steps: int) -> Any:
             h = circuit.w_hh @ h
             ys.append(circuit.w_hy @ h)
     return sp.Matrix.hstack(*ys) if circuit.exact else np.stack(ys)
-
-
-def task_continuation(task: TaskSpec, window: Any, steps: int) -> Any:
-    """The ground truth ``x(s), ..., x(s + steps - 1)`` from the recurrence
-    ``x(t) = F^T [x(t-s); ...; x(t-1)]``, in the layout of `loaded_state_outputs` (exact
-    when ``window`` is a sympy Matrix)."""
-    s, d = task.s, task.d
-    exact = isinstance(window, sp.MatrixBase)
-    F = task.F if exact else task.F_numeric()
-    if exact:
-        xs = [window[k * d : (k + 1) * d, :] for k in range(s)]
-    else:
-        arr = np.asarray(window, dtype=np.float64)
-        xs = [arr[k * d : (k + 1) * d] for k in range(s)]
-    out = []
-    for _ in range(steps):
-        stacked = sp.Matrix.vstack(*xs[-s:]) if exact else np.concatenate(xs[-s:], axis=0)
-        nxt = F.T * stacked if exact else F.T @ stacked
-        xs.append(nxt)
-        out.append(nxt)
-    return sp.Matrix.hstack(*out) if exact else np.stack(out)
 
 
 @dataclass(frozen=True)

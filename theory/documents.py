@@ -34,8 +34,8 @@ __all__ = ["build_documents", "task_document", "PRINT_PHI_MAX_SLOTS", "BRUTE_FOR
 
 # Phi is printed entry by entry up to this size (16 x 16 still reads on a page).
 PRINT_PHI_MAX_SLOTS = 16
-# sympy's charpoly of the full Phi is cheap up to about this size (DESIGN: 12x12 generic
-# symbolic matrices are already slow, but Phi is sparse and exact).
+# sympy's charpoly of the full Phi is cheap up to about this size (12 x 12 generic symbolic
+# matrices are already slow, but Phi is sparse and exact).
 BRUTE_FORCE_MAX_SLOTS = 16
 
 
@@ -116,8 +116,8 @@ def task_document(task: TaskSpec, description: str = "") -> Derivation:
             closed.as_expr(),
             sp.Mul(*[f.as_expr() ** m for f, m in spec.factors]),
             (f"s = {task.s}, d = {task.d}",),
-            "The closed form det(lambda^s I_d - sum_k lambda^(k-1) F_k^T) (a d x d determinant "
-            "over Q[lambda]) equals the factored form.",
+            "The closed form det(lambda^s I_d - sum_k lambda^k F_k^T) (k = 0 the oldest step; a "
+            "d x d determinant over Q[lambda]) equals the factored form.",
             rf"\det(\lambda I - \Phi) = {factored_display}",
         )
     ]

@@ -1,4 +1,4 @@
-"""GSEMM, the General Sequential Episodic Memory Model (SPEC section 1), and its energy.
+"""GSEMM, the General Sequential Episodic Memory Model (docs/science.md), and its energy.
 
 State: feature neurons ``V_f`` (N_f), memory neurons ``V_h`` (N_h), delay signal ``V_d`` (N_f);
 synapses ``Xi`` (N_f x N_h) and ``Phi`` (N_h x N_h); ``sigma_f = grad L_f``,

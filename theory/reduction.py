@@ -1,4 +1,4 @@
-"""The EMT reduction from GSEMM to an Elman RNN (SPEC section 2), as checked steps.
+"""The EMT reduction from GSEMM to an Elman RNN (docs/science.md), as checked steps.
 
 Assumptions: ``T_h -> 0`` and ``T_d -> 0`` (memory neurons and delay at their instantaneous
 fixed points), ``V_f`` discretised by an Euler step of size ``T_f = 1``, ``sigma_h`` linear

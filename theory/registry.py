@@ -1,7 +1,7 @@
 """The registry of named variable binding tasks: the paper's T1..T4 and a few extras.
 
 `get(name)` builds a fresh `TaskSpec` (carrying its registry name); `names()` lists them in
-registration order.  Re-exported by `theory.tasks`, which is where callers find them.
+registration order.  Re-exported by `theory.tasks`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from emt.theory.tasks import TaskSpec, from_ids
+from emt.theory.taskspec import TaskSpec, from_ids, slot
 
 __all__ = ["repeat_copy", "register", "names", "describe", "get"]
 
@@ -24,7 +24,7 @@ def _reverse_copy(s: int, d: int, name: str) -> TaskSpec:
     """Copy the oldest step with the dimension order reversed: ``x_j(t) = x_(d-1-j)(t - s)``."""
     F = sp.zeros(s * d, d)
     for j in range(d):
-        F[d - 1 - j, j] = 1
+        F[slot(0, d - 1 - j, d), j] = 1  # oldest step, dimension d-1-j
     return TaskSpec(s, d, F, name=name)
 
 
@@ -43,7 +43,7 @@ def _staggered_lags(s: int, name: str) -> TaskSpec:
     d = s
     F = sp.zeros(s * d, d)
     for j in range(d):
-        F[j * d + j, j] = 1
+        F[slot(j, j, d), j] = 1  # step j, dimension j
     return TaskSpec(s, d, F, name=name)
 
 

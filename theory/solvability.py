@@ -1,36 +1,32 @@
-"""Which tasks a linear time-invariant RNN can solve from ``h(-1) = 0`` (SPEC section 4).
+"""Which tasks a linear time-invariant RNN can solve from ``h(-1) = 0`` (docs/science.md).
 
 With inputs only at ``tau = 0..s-1`` (zeros afterwards) and ``h(-1) = 0``, a linear RNN
 ``h(t) = W_hh h(t-1) + W_uh u(t)``, ``y(t) = W_hy h(t)`` outputs
 
     y(t) = sum_tau M(t - tau) u(tau),      M(m) = W_hy W_hh^m W_uh,
 
-a sum over lags only.  The task's target is ``x(t) = sum_tau K(t, tau) u(tau)`` with ``K`` from
-unrolling the recurrence exactly: ``K(t, tau) = [t == tau] I`` for ``t < s`` and
-``K(t, tau) = sum_k F_k^T K(t - s + k - 1, tau)`` for ``t >= s``.  The task is linearly solvable
-iff ``K(t, tau)`` depends on ``t - tau`` alone for all ``t >= s``, ``tau < s``.  (Sufficient: the
-circuit with ``Psi = I`` realises ``M(m) = K(m + s - 1, s - 1)``.)  Every ``K(., tau)`` obeys the
-same order-``s`` recurrence for ``t >= s``, and so does ``t -> K(t + s - 1 - tau, s - 1)``; two
-solutions that agree on ``s`` consecutive steps agree forever, so it suffices to check
+a sum over lags only.  The task's target is ``x(t) = sum_tau K(t, tau) u(tau)`` with ``K``
+from unrolling the recurrence exactly: ``K(t, tau) = [t == tau] I`` for ``t < s`` and
+``K(t, tau) = sum_k F_k^T K(t - s + k, tau)`` (``k = 0`` oldest) for ``t >= s``.  The task is
+linearly solvable iff ``K(t, tau)`` depends on ``t - tau`` alone for all ``t >= s``,
+``tau < s``.  (Sufficient: the circuit with ``Psi = I`` realises ``M(m) = K(m + s - 1, s - 1)``.)
+Every ``K(., tau)`` obeys the same order-``s`` recurrence for ``t >= s``, and so does
+``t -> K(t + s - 1 - tau, s - 1)``; two solutions that agree on ``s`` consecutive steps agree
+forever, so it suffices to check
 
     K(t, tau) == K(t + s - 1 - tau, s - 1)       for t = s..2s-1, tau = 0..s-1
 
-in exact arithmetic.  This module must not import `theory.tasks` at import time (that module
-re-exports it).
+in exact arithmetic (``K`` from `theory.recurrence.impulse_kernel`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from sympy.polys.domains import QQ
-from sympy.polys.matrices import DomainMatrix
+from emt.theory.recurrence import impulse_kernel
+from emt.theory.taskspec import TaskSpec, block
 
-if TYPE_CHECKING:  # pragma: no cover
-    from emt.theory.tasks import TaskSpec
-
-__all__ = ["Solvability", "is_linearly_solvable", "impulse_kernel"]
+__all__ = ["Solvability", "is_linearly_solvable"]
 
 
 @dataclass(frozen=True)
@@ -49,34 +45,6 @@ class Solvability:
         return self.solvable
 
 
-def impulse_kernel(task: TaskSpec, t_max: int) -> list[DomainMatrix]:
-    """``[X(0), ..., X(t_max)]`` with ``X(t) = [K(t, 0), ..., K(t, s-1)]`` (``d x s d``, exact).
-
-    ``K(t, tau)`` is the ``d x d`` matrix with ``x(t) = sum_tau K(t, tau) u(tau)``.
-    """
-    s, d = task.s, task.d
-    f_blocks_t = []
-    for k in range(1, s + 1):
-        block = task.F_block(k).T
-        rows = [[QQ.from_sympy(v) for v in block.row(i)] for i in range(d)]
-        dm = DomainMatrix(rows, (d, d), QQ)
-        f_blocks_t.append(None if dm.is_zero_matrix else dm)
-    xs: list[DomainMatrix] = []
-    for t in range(t_max + 1):
-        if t < s:
-            rows = [[QQ.zero] * (s * d) for _ in range(d)]
-            for i in range(d):
-                rows[i][t * d + i] = QQ.one
-            xs.append(DomainMatrix(rows, (d, s * d), QQ))
-            continue
-        acc = DomainMatrix.zeros((d, s * d), QQ).to_dense()
-        for k, fk in enumerate(f_blocks_t, start=1):
-            if fk is not None:
-                acc = acc + fk * xs[t - s + k - 1]
-        xs.append(acc)
-    return xs
-
-
 def is_linearly_solvable(task: TaskSpec) -> Solvability:
     """Whether some linear time-invariant RNN started at ``h(-1) = 0``, with the input phase
     driven through the recurrence, outputs ``x(t)`` for every ``t >= s`` and every input
@@ -84,13 +52,13 @@ def is_linearly_solvable(task: TaskSpec) -> Solvability:
     s, d = task.s, task.d
     xs = impulse_kernel(task, 3 * s - 2)
 
-    def block(t: int, tau: int) -> list[list]:
-        return [row[tau * d : (tau + 1) * d] for row in xs[t].to_list()]
+    def K(t: int, tau: int) -> list[list]:
+        return [row[block(tau, d)] for row in xs[t].to_list()]
 
     for t in range(s, 2 * s):
         for tau in range(s):
             lagged = t + s - 1 - tau
-            if block(t, tau) != block(lagged, s - 1):
+            if K(t, tau) != K(lagged, s - 1):
                 return Solvability(
                     False,
                     f"K({t},{tau}) != K({lagged},{s - 1}): the target x({t}) depends on the "

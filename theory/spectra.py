@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from emt.theory.charpoly import LAMBDA, characteristic_polynomial, signed_copy_cycles
-from emt.theory.tasks import TaskSpec, is_signed_copy
+from emt.theory.taskspec import TaskSpec, is_signed_copy
 
 __all__ = ["Spectrum", "spectrum", "factored_form"]
 

@@ -8,8 +8,9 @@ A task file is one table with the fields
     ids = [3, 0, 0]             # or the authors' triple instead of F (both: they must agree)
     name = "my-task"            # optional
 
-Anything else is rejected, so a typo does not silently change the task.  This module must not
-import `theory.tasks` at import time (that module re-exports `load`).
+Anything else is rejected, so a typo does not silently change the task.  This is the one parser
+of a task table: task files, inline tasks in sweep grids and run records all go through
+`parse_task_table`, so one rule holds everywhere (``F`` and ``ids`` together must agree).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from emt.theory.tasks import TaskSpec
+from emt.theory.registry import get
+from emt.theory.taskspec import TaskSpec, from_ids
 
 __all__ = ["load", "select", "parse_task_table", "TASK_FILE_FIELDS"]
 
@@ -53,7 +54,6 @@ def _parse_text(text: str, path: Path) -> Any:
 
 def parse_task_table(data: Any, where: str = "task") -> TaskSpec:
     """Build a `TaskSpec` from an already parsed table (see the module docstring)."""
-    from emt.theory.tasks import TaskSpec, from_ids
 
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a table of fields, got {type(data).__name__}")
@@ -115,12 +115,10 @@ def load(path: str | Path) -> TaskSpec:
 def select(name: str | None = None, path: str | Path | None = None) -> TaskSpec | None:
     """The task a user named on the command line: a registered ``name`` or a task file at
     ``path`` (at most one of them); ``None`` when neither is given."""
-    from emt.theory import tasks
-
     if name is not None and path is not None:
         raise ValueError("give a task name or a task file, not both")
     if name is not None:
-        return tasks.get(name)
+        return get(name)
     if path is not None:
         return load(path)
     return None

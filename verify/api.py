@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.provenance import versions
 from emt.numerics.weights import RNNWeights
 from emt.theory.tasks import TaskSpec
 from emt.theory.tasks import get as get_task
@@ -22,24 +23,6 @@ from emt.verify.tolerances import resolve
 __all__ = ["verify_weights", "verify_subject", "assert_emt", "versions"]
 
 TRAJECTORY_PLOT_STEPS = 3  # output-phase length of the Figure 3 plot, in multiples of s
-
-
-def versions() -> dict[str, str]:
-    import platform
-
-    import pandas
-    import scipy
-    import sympy
-
-    try:
-        from importlib.metadata import version
-
-        emt = version("emt-suite")
-    except Exception:  # not installed (running from a checkout)
-        emt = "unknown"
-    return {"emt": emt, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "sympy": sympy.__version__,
-            "pandas": pandas.__version__}
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

@@ -1,4 +1,4 @@
-"""The privileged basis (SPEC section 5): recover Psi from trained weights and compare Phi_hat
+"""The privileged basis (docs/science.md): recover Psi from trained weights and compare Phi_hat
 with what the theory predicts for the same construction.
 
 Construction (grounding ``G``, an ``N_h x d`` stand-in for the newest slot ``Psi_s``):
@@ -34,9 +34,10 @@ onto the others and Psi becomes singular.  Our rule, instead of the authors' 0.8
 heuristic: let ``r`` be the number of nonzero eigenvalues of Phi (exact, from the theory).
 Project onto the dominant invariant subspace -- the spectral projector ``Pi_Phi`` onto the
 nonzero eigenvalues of Phi, and ``Pi_W`` onto the ``r`` largest-modulus eigenvalues of
-``W_hh`` -- and keep, in Krylov order (newest block first), each slot whose projected theory
-Krylov vector ``Pi_Phi Phi^(s-k) e_(s,i)`` is independent of those already kept.  This keeps
-exactly ``r`` slots (36 of 64 for T2..T4, the authors' count), the kept projected Krylov vectors
+``W_hh`` -- and keep, in Krylov order (newest block first), each slot ``(k, i)`` (step
+``k = 0`` oldest) whose projected theory Krylov vector ``Pi_Phi Phi^(s-1-k) e_(s,i)`` is
+independent of those already kept.  This keeps exactly ``r`` slots (36 of 64 for T2..T4, the
+authors' count), the kept projected Krylov vectors
 ``K_r`` span the nonzero-eigenvalue subspace, ``P = K_r^+ Phi K_r`` is similar to Phi restricted
 there, and for the circuit the construction is still exact.
 """
@@ -50,7 +51,7 @@ import numpy as np
 
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import phi_numeric, spectrum
-from emt.theory.tasks import TaskSpec
+from emt.theory.tasks import TaskSpec, block, slot
 
 __all__ = [
     "GROUNDINGS",
@@ -114,7 +115,7 @@ def dominant_projector(A: np.ndarray, r: int, start: np.ndarray | None = None) -
 class SlotPlan:
     """The theory side of the basis for one task (input grounding, slot coordinates).
 
-    ``slots``: kept ``(k, i)`` (block ``k`` 1-based, oldest first; dimension ``i``), in column
+    ``slots``: kept ``(k, i)`` (step ``k``, 0 = oldest; dimension ``i``; `slot`), in column
     order; ``projector``: ``Pi_Phi`` (identity when Phi has no zero eigenvalue); ``krylov``:
     ``K_r`` (``s d x r``); ``prediction``: ``P = K_r^+ Phi K_r`` (un-normalised Phi_hat);
     ``coords = K_r^+ Pi_Phi`` maps a window ``[x(0); ...; x(s-1)]`` to coordinates in the
@@ -137,8 +138,8 @@ class SlotPlan:
 
     @property
     def block_starts(self) -> list[int]:
-        """Column index where each block ``k = 2..s`` starts (grid lines for the heatmap)."""
-        out, prev = [], self.slots[0][0] if self.slots else 1
+        """Column index where each block after the first starts (grid lines for the heatmap)."""
+        out, prev = [], self.slots[0][0] if self.slots else 0
         for col, (k, _) in enumerate(self.slots):
             if k != prev:
                 out.append(col)
@@ -175,16 +176,16 @@ def _slot_plan_cached(task: TaskSpec) -> SlotPlan:
                          "so no memory persists and there is no privileged basis to recover")
     reduced = r < n
     proj = dominant_projector(phi, r) if reduced else np.eye(n)
-    order = [(s - j, i) for j in range(s) for i in range(d)]  # newest block first
+    order = [(s - 1 - j, i) for j in range(s) for i in range(d)]  # newest block first
     vecs: list[np.ndarray] = []
-    power = np.eye(n)[:, n - d:]  # Phi^j E_s
+    power = np.eye(n)[:, block(s - 1, d)]  # Phi^j E_s
     for _ in range(s):
         vecs.extend(proj @ power[:, i] for i in range(d))
         power = phi @ power
     # the full Krylov matrix (block unit-triangular, always invertible), column order of slots
     full = np.empty((n, n))
     for k, i in order:
-        full[:, (k - 1) * d + i] = np.linalg.matrix_power(phi, s - k)[:, n - d + i]
+        full[:, slot(k, i, d)] = np.linalg.matrix_power(phi, s - 1 - k)[:, slot(s - 1, i, d)]
     kept_idx = _greedy_independent(vecs)
     kept = sorted((order[i] for i in kept_idx), key=lambda ki: (ki[0], ki[1]))
     if len(kept) != r:
@@ -217,7 +218,7 @@ def newest_slot_responses(task: TaskSpec) -> np.ndarray:
     P = phi_numeric(task)
     blocks, power = [], np.eye(s * d)
     for _ in range(s):
-        blocks.append(power[(s - 1) * d:, (s - 1) * d:])
+        blocks.append(power[block(s - 1, d), block(s - 1, d)])
         power = power @ P
     return np.vstack(blocks)
 
@@ -296,12 +297,12 @@ def privileged_basis(
         for _ in range(s - 1):
             powers.append(W @ powers[-1])  # powers[j] = W_hh^j G
     d = task.d
-    psi_full_raw = np.column_stack([powers[s - k][:, i] for k in range(1, s + 1)
-                                    for i in range(d)])
+    # column slot(k, i, d) holds W_hh^(s-1-k) G e_i: the theory's Psi K for the circuit
+    psi_full_raw = np.column_stack([powers[s - 1 - k][:, i] for k in range(s) for i in range(d)])
     if not np.all(np.isfinite(psi_full_raw)):
         raise ValueError(f"the Krylov powers W_hh^k G (k < {s}) overflow for these weights "
                          f"(max |W_hh| = {np.max(np.abs(W)):.3g}); no privileged basis")
-    psi_raw = np.column_stack([psi_full_raw[:, (k - 1) * d + i] for (k, i) in plan.slots])
+    psi_raw = np.column_stack([psi_full_raw[:, slot(k, i, d)] for (k, i) in plan.slots])
     w_projector = None
     if plan.reduced:
         w_projector = dominant_projector(W, plan.rank, start=psi_raw)

@@ -2,7 +2,7 @@
 
 A check that does not apply to the subject (for example Markov parameters of a tanh net) is
 returned as skipped (``passed is None``) with the reason in ``detail`` -- never silently passed.
-Which regime each check tests (SPEC section 4): ``generalisation`` and ``trajectory`` drive the
+Which regime each check tests (docs/science.md): ``generalisation`` and ``trajectory`` drive the
 input phase through the network from ``h(-1) = 0``; ``loaded_state`` starts the output phase
 from ``h(s-1) = Psi x``, the regime the theory's theorem speaks about.
 """
@@ -15,10 +15,11 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from emt.numerics.data import continue_sequence
-from emt.numerics.simulate import rollout
+from emt.numerics.data import continue_sequence, sign_accuracy
+from emt.numerics.simulate import markov_parameters, rollout
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import spectrum
+from emt.theory.recurrence import impulse_responses
 from emt.theory.tasks import TaskSpec, is_linearly_solvable
 from emt.verify.basis import (
     PrivilegedBasis,
@@ -48,18 +49,12 @@ ZERO_BAND = 1e-9  # relative band around 0 where float noise, not the network, d
 
 
 def decided_sign_accuracy(y: np.ndarray, target: np.ndarray) -> float:
-    """The paper's sign accuracy (``>= 0`` reads as +1), except that an output within
-    ``ZERO_BAND * max(1, |target|)`` of zero earns no credit for a nonzero target: an exactly
-    cancelling linear net (e.g. the circuit driven on a task it cannot solve) would otherwise be
-    scored by the sign of its rounding error.  For trained tanh nets, whose outputs sit near
-    +-1, it equals `numerics.data.sign_accuracy`."""
-    y = np.asarray(y, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if y.shape != target.shape or y.size == 0:
-        raise ValueError(f"prediction shape {y.shape} != target shape {target.shape}")
-    band = ZERO_BAND * np.maximum(1.0, np.abs(target))
-    correct = np.where(target == 0, y >= -band, y * np.sign(target) > band)
-    return float(np.mean(correct))
+    """`numerics.data.sign_accuracy` with ``zero_band = ZERO_BAND``: an output within
+    ``ZERO_BAND * max(1, |target|)`` of zero earns no credit for a nonzero target, so an exactly
+    cancelling linear net (e.g. the circuit driven on a task it cannot solve) is not scored by
+    the sign of its rounding error.  For trained tanh nets, whose outputs sit near +-1, it
+    equals the paper's accuracy."""
+    return sign_accuracy(y, target, zero_band=ZERO_BAND)
 
 
 def run_network(weights: RNNWeights, u: np.ndarray, h_init: np.ndarray | None = None,
@@ -250,7 +245,7 @@ def check_generalisation(ctx: Context) -> CheckResult:
     err = np.max(np.abs(y - targets) / np.maximum(1.0, np.abs(targets)))
     detail = f"{N_BATCHES} x {BATCH} sequences, H = {ctx.horizon}, driven from h(-1) = 0"
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
-        detail += "; task not linearly solvable, so a linear net cannot pass (SPEC 4)"
+        detail += "; task not linearly solvable, so a linear net cannot pass"
     return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
 
 
@@ -303,17 +298,6 @@ def check_trajectory(ctx: Context) -> CheckResult:
                       {"mean": float(np.mean(corrs)) if corrs else 0.0})
 
 
-def task_impulse_response(task: TaskSpec, max_lag: int) -> np.ndarray:
-    """``K(m)``, ``m = 1..max_lag`` (shape ``(max_lag, d, d)``): the output at ``t = s-1+m`` for a
-    unit impulse at ``tau = s-1``; for a linearly solvable task every ``(t, tau)`` pair with
-    ``t - tau = m`` gives the same matrix."""
-    s, d = task.s, task.d
-    window = np.zeros((d, s, d))
-    window[np.arange(d), s - 1, np.arange(d)] = 1.0
-    cont = continue_sequence(task, window, max_lag)  # (d impulses, max_lag, d outputs)
-    return np.transpose(cont, (1, 2, 0))
-
-
 def check_markov(ctx: Context) -> CheckResult:
     """Linear nets on linearly solvable tasks: ``M(m) = W_hy W_hh^m W_uh`` against ``K(m)``,
     ``max_m max|M(m) - K(m)| / max(1, max|K(m)|)`` for ``m = 1..3s``."""
@@ -322,16 +306,13 @@ def check_markov(ctx: Context) -> CheckResult:
                            "linearisation at h = 0, which the theory does not pin down")
     if not ctx.solvable.solvable:
         return ctx.skipped("markov", "<=", f"task not linearly solvable: {ctx.solvable.reason}")
-    w = ctx.weights
     lags = MARKOV_LAGS * ctx.task.s
-    K = task_impulse_response(ctx.task, lags)
-    v = w.W_uh
+    K = impulse_responses(ctx.task, lags)
+    M = markov_parameters(ctx.weights, lags)[1:]
     worst = 0.0
-    for m in range(1, lags + 1):
-        v = w.W_hh @ v
-        M = w.W_hy @ v
-        worst = max(worst, float(np.max(np.abs(M - K[m - 1]))) / max(1.0, float(np.max(np.abs(
-            K[m - 1])))))
+    for m in range(lags):
+        worst = max(worst, float(np.max(np.abs(M[m] - K[m]))) / max(1.0, float(np.max(np.abs(
+            K[m])))))
     return ctx.result("markov", worst, "<=", f"lags m = 1..{lags}")
 
 

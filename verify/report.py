@@ -168,6 +168,13 @@ figure{{display:inline-block;margin:1em}}pre{{background:#f6f6f6;padding:1em;fon
 </body></html>
 """
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the verdict and the check table (no figures, which cost seconds
+        to draw; `to_html` has them)."""
+        colour = "#2a7a2a" if self.passed else "#b22222"
+        return (f'<p style="color:{colour};font-weight:bold">{html.escape(self.summary_line())}'
+                f'</p>\n{self.to_dataframe().to_html(index=False, na_rep="-", escape=True)}')
+
     def write(self, out_dir: str | os.PathLike, stem: str, fmt: str = "md") -> list[Path]:
         """Write ``stem.report.{fmt}`` and the figures as ``stem.{figure}.png`` into
         ``out_dir``; returns the paths written (each file written atomically)."""

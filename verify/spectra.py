@@ -1,4 +1,4 @@
-"""Comparing the eigenvalues of a trained W_hh with the theory's (SPEC section 6).
+"""Comparing the eigenvalues of a trained W_hh with the theory's (docs/science.md).
 
 Two measures:
 

@@ -2,8 +2,8 @@
 
 Every check reads its bound from a `Tolerances` mapping; a user overrides any of them by name
 (``emt verify --tol spectrum.phase=0.01`` or ``verify_weights(..., tolerances={...})``).
-Defaults were set so that a well-trained small tanh repeat-copy network passes (SPEC section 5
-lists what one looks like) and untrained networks fail; they are never loosened to make a
+Defaults were set so that a well-trained small tanh repeat-copy network passes (docs/tolerances.md
+says what one looks like) and untrained networks fail; they are never loosened to make a
 particular model pass -- a miss is a finding.
 """
 
@@ -50,8 +50,8 @@ _DEFINITIONS = (
     Tolerance(
         "phi_hat", 0.3,
         "max entry error of Phi_hat against the prediction after the best diagonal similarity; "
-        "SPEC section 5 reports off-support entries up to about 0.2 (input grounding) and "
-        "scaled cycle products about 1.03 per edge for a well-trained repeat-copy net.",
+        "a well-trained tanh repeat-copy net shows off-support entries up to about 0.2 (input "
+        "grounding) and scaled cycle products of about 1.03 per edge.",
     ),
     Tolerance(
         "generalisation", 0.95,

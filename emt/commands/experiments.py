@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["register"]
 
@@ -30,6 +31,12 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
                         "of starting a LocalCluster")
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                    help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it is drawn only on a terminal anyway)")
+
+
+def _progress_stream(args: argparse.Namespace) -> TextIO | None:
+    return None if args.quiet else sys.stderr
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -38,7 +45,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     config = load_sweep_config(args.config)
     out = Path(args.out) if args.out else Path("sweeps") / config.name
-    summary = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers)
+    summary = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
+                        stream=_progress_stream(args))
     print(f"sweep {config.name!r}: {summary.line()}; records under {out / 'runs'}")
     for record in summary.records:
         if record.get("status") == "failed":
@@ -52,7 +60,8 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     load_profile(args.profile)  # validate before anything runs or is written
     out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
     doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                 run=not args.aggregate_only, reverify=args.reverify)
+                 run=not args.aggregate_only, reverify=args.reverify,
+                 stream=_progress_stream(args))
     print((out / "table1.md").read_text(encoding="utf-8"))
     print(f"wrote {out / 'table1.md'} and {out / 'table1.json'}"
           + ("" if doc["complete"] else f"  (PARTIAL: {doc['n_done']}/{doc['n_jobs']} done)"))
@@ -66,7 +75,8 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     out = (Path(args.out) if args.out
            else Path("results") / f"table1-{args.profile}" / "input-phase")
     doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                      run=not args.aggregate_only, seeds=args.seeds)
+                      run=not args.aggregate_only, seeds=args.seeds,
+                      stream=_progress_stream(args))
     print((out / "input_phase.md").read_text(encoding="utf-8"))
     return 0 if doc["complete"] and doc["all_agree"] else 1
 

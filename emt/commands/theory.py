@@ -128,7 +128,7 @@ def run_tasks(args: argparse.Namespace) -> int:
         return 0
     print(f"task {task.label}: s = {task.s}, d = {task.d}"
           + (f", ids {task.ids}" if task.ids is not None else ""))
-    print("F (rows k*d + i: dimension i of the k-th oldest step):")
+    print("F (row k d + i: dimension i of step k, k = 0 the oldest):")
     for row in summary["F"]:
         print("  " + " ".join(f"{v:>5}" for v in row))
     print(f"Phi: {task.n_slots} x {task.n_slots}")

@@ -116,16 +116,29 @@ def test_paper_table_has_all_cells():
     assert PAPER_TABLE1[("T4", 64, 0.0)] == (0.0112, 0.94)
 
 
-def test_run_row_reads_a_record():
+SPECTRUM = {"threshold": 0.8, "n_theory": 8, "n_trained": 9, "count_mismatch": 1,
+            "phase_error_max": 0.3, "phase_error_mean": 0.2, "modulus_error_max": 0.1,
+            "modulus_error_mean": 0.05, "paper_metric": None, "paper_threshold": 0.9}
+REPORT_METRICS = {"spectrum": SPECTRUM, "accuracy_h200": 0.93, "loaded_state_accuracy": 0.5,
+                  "psi_condition": 12.0, "slots": 8, "passed": False}
+
+
+def _record(**changes):
     record = {
-        "key": "abc", "status": "done",
+        "schema": "emt.sweep-record/1", "key": "abc", "status": "done", "attempt": 1,
+        "started": "2026-01-01T00:00:00+00:00", "host": "h", "pid": 1, "versions": {},
         "job": {"task": {"name": "T1", "s": 8, "d": 8}, "hidden": 64, "l2": 0.0,
                 "threshold": 0.9, "seed": 3},
-        "verify": {"checks": {"spectrum.phase": True, "output.accuracy": False},
-                   "metrics": {"spectrum": {"paper_metric": None, "phase_error_mean": 0.2,
-                                            "n_theory": 8, "n_trained": 9},
-                               "accuracy_h200": 0.93}},
+        "train": {"metrics": {"test_accuracy": 0.99}},
+        "verify": {"passed": False, "checks": {"spectrum.phase": True, "output.accuracy": False},
+                   "metrics": REPORT_METRICS},
     }
+    record.update(changes)
+    return record
+
+
+def test_run_row_reads_a_record():
+    record = _record()
     row = run_row(record)
     assert (row["task"], row["hidden"], row["seed"]) == ("T1", 64, 3)
     assert math.isnan(row["paper_error"]) and row["matched_error"] == 0.2
@@ -133,6 +146,23 @@ def test_run_row_reads_a_record():
     assert (row["count_trained"], row["count_theory"]) == (9, 8)
     cells = aggregate_records([record])
     assert cells[0]["spectral"] is None and cells[0]["all_checks_pass_rate"] == 0.0
+
+
+def test_run_row_reads_fields_by_name_and_never_falls_back_to_training_accuracy():
+    # A done record without the verify summary has no accuracy at H = 200: refused, even though
+    # the training metrics hold a test accuracy.
+    with pytest.raises(ValueError, match="no verify summary"):
+        run_row(_record(verify=None))
+    renamed = {k: v for k, v in REPORT_METRICS.items() if k != "accuracy_h200"}
+    with pytest.raises(ValueError, match="missing field 'accuracy_h200'"):
+        run_row(_record(verify={"passed": False, "checks": {}, "metrics": renamed}))
+    with pytest.raises(ValueError, match="unknown field.*'test_accuracy'"):
+        run_row(_record(verify={"passed": False, "checks": {}, "metrics": {
+            **renamed, "test_accuracy": 0.9}}))
+    with pytest.raises(ValueError, match="unknown field"):
+        run_row(_record(extra=1))
+    failed = run_row(_record(status="failed", verify=None, error="boom"))
+    assert failed["status"] == "failed" and math.isnan(failed["accuracy"])
 
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "table1-quick"
@@ -152,15 +182,17 @@ def test_committed_aggregate_is_what_the_code_computes():
 def test_skipped_checks_are_neither_pass_nor_fail():
     from emt.experiments.sweep_job import summarize_report
 
-    report = {"checks": [{"name": "markov", "passed": None}, {"name": "spectrum.phase",
-                                                              "passed": True}],
-              "metrics": {"accuracy_h200": 1.0}}
-    summary = summarize_report(report)
+    def report(*checks):
+        return {"schema": "emt.report/1", "metadata": {}, "metrics": REPORT_METRICS,
+                "checks": [{"name": n, "passed": p} for n, p in checks]}
+
+    summary = summarize_report(report(("markov", None), ("spectrum.phase", True)))
     assert summary["checks"] == {"markov": None, "spectrum.phase": True}
     assert summary["passed"] is True
-    failing = {"checks": [{"name": "markov", "passed": None}, {"name": "x", "passed": False}]}
-    assert summarize_report(failing)["passed"] is False
-    assert summarize_report({"checks": [{"name": "markov", "passed": None}]})["passed"] is False
+    assert summarize_report(report(("markov", None), ("x", False)))["passed"] is False
+    assert summarize_report(report(("markov", None)))["passed"] is False
+    with pytest.raises(ValueError, match="missing field 'metrics'"):
+        summarize_report({"schema": "emt.report/1", "metadata": {}, "checks": []})
     rows = [_row("T1", 128, 0.0, 0.96, 1, 0.001, 1.0, checks=summary["checks"]),
             _row("T1", 128, 0.0, 0.96, 2, 0.001, 1.0, checks={"markov": None,
                                                               "spectrum.phase": False})]

@@ -69,9 +69,18 @@ def _fake_finished_run(sweep_dir, name, seed, n_hidden=16):
                rng.uniform(-scale, scale, (n_hidden, n_hidden)),
                rng.uniform(-scale, scale, (task.d, n_hidden))).save_npz(run / rundir.WEIGHTS)
     rundir.write_model_json(run, {"task": task.to_json(), "config": {"hidden": n_hidden},
-                                  "status": "finished", "seed": seed})
-    write_record(job_dir, {"key": job_key(job), "status": "done", "job": job,
-                           "verify": {"metrics": {"accuracy_h200": 0.5}, "checks": {}}})
+                                  "status": "finished", "seed": seed, "versions": {},
+                                  "steps_done": 0, "horizon": 10, "history": [],
+                                  "curriculum_advances": [], "metrics": {}, "wall_time_s": 0.0})
+    spectrum = {"threshold": 0.8, "n_theory": 8, "n_trained": 8, "count_mismatch": 0,
+                "phase_error_max": 0.1, "phase_error_mean": 0.1, "modulus_error_max": 0.1,
+                "modulus_error_mean": 0.1, "paper_metric": 0.1, "paper_threshold": 0.9}
+    metrics = {"spectrum": spectrum, "accuracy_h200": 0.5, "loaded_state_accuracy": 0.5,
+               "psi_condition": 1.0, "slots": 8, "passed": False}
+    write_record(job_dir, {"schema": "emt.sweep-record/1", "key": job_key(job),
+                           "status": "done", "job": job, "attempt": 1, "started": "t",
+                           "host": "h", "pid": 1, "versions": {},
+                           "verify": {"passed": False, "metrics": metrics, "checks": {}}})
 
 
 def test_figures_from_a_sweep_directory(tmp_path, capsys):

@@ -18,8 +18,10 @@ import pytest
 
 from emt.cli import main
 from emt.experiments.sweep import run_sweep
-from emt.experiments.sweep_config import job_key, parse_sweep_config
+from emt.experiments.sweep_config import job_key, parse_sweep_config, train_config
 from emt.experiments.sweep_job import read_record, write_record
+from emt.numerics.rundir import load_run
+from emt.numerics.train import evaluate
 
 pytestmark = pytest.mark.sweep
 
@@ -64,10 +66,16 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
         assert record["status"] == "done" and record["attempt"] == 1
         assert record["job"]["seed"] == job["seed"]
         assert "tensorflow" in record["versions"] and record["elapsed_s"] > 0
-        assert 0.0 <= record["train"]["metrics"]["test_accuracy"] <= 1.0
-        assert record["verify"]["checks"], "the verify summary lists its checks"
+        # the record carries the run's own numbers: its test accuracy is what evaluating the
+        # saved weights gives again, and its verify summary is the report's
+        weights, task, meta = load_run(job_dir / "run")
+        again = evaluate(weights, task, train_config(job))["test_accuracy"]
+        assert record["train"]["metrics"]["test_accuracy"] == meta["metrics"]["test_accuracy"]
+        assert record["train"]["metrics"]["test_accuracy"] == again
         report = json.loads((job_dir / "report.json").read_text())
         assert report["schema"] == "emt.report/1"
+        assert record["verify"]["metrics"] == report["metrics"]
+        assert set(record["verify"]["checks"]) == {c["name"] for c in report["checks"]}
         assert (job_dir / "run" / "weights.npz").is_file()
 
     # Second invocation: nothing to do, so it does not even contact a scheduler.

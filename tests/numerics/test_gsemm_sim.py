@@ -13,7 +13,7 @@ from emt.numerics.gsemm_sim import (
     simulate_euler_features,
 )
 
-# The reduction's limits should hold to this accuracy at the smallest setting (issue 3).
+# The reduction's limits should hold to this accuracy at the smallest setting.
 LIMIT_TOLERANCE = 1e-3
 # Both errors are O(T_h + T_d): a decade in T should cut them by about 10; 4 allows for the
 # constant in front without accepting a stalled (non-converging) error.

@@ -215,10 +215,16 @@ def test_stop_when_learned_ends_early_and_the_default_does_not() -> None:
     assert full.metrics["steps_done"] == early.metrics["steps_done"] + 5
 
 
-def test_progress_line_on_stderr(capsys) -> None:
+def test_progress_is_quiet_off_a_terminal_and_draws_on_one(capsys, monkeypatch) -> None:
+    # captured stderr is not a terminal: nothing is drawn, even with progress on
+    train(tiny_config(steps=12), progress=True)
+    assert capsys.readouterr().err == ""
+    # on a terminal the bar shows the step count and the training status
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich's switch: treat stderr as a terminal
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
     train(tiny_config(steps=12), progress=True)
     err = capsys.readouterr().err
-    assert "step 12/12" in err and "loss" in err and "acc" in err and "H 5" in err
+    assert "emt train" in err and "12/12" in err and "loss" in err and "H 5" in err
     assert "steps/s" in err
     train(tiny_config(steps=12), progress=False)
     assert capsys.readouterr().err == ""

@@ -1,8 +1,10 @@
 """The constructed circuit as the oracle, and negative controls that must fail.
 
-Input grounding is exact for any Psi (W_uh = Psi_s); the output grounding recovers Psi only
-when Psi_s is orthogonal to the other blocks, so its oracle uses a random Psi with orthonormal
-columns -- and one test pins the limitation for a general Psi.
+The input grounding (``W_uh = Psi_s``) and the output grounding (fitted to the readout's
+newest-slot responses) are exact for any full-rank Psi; the authors' "output-pinv" grounding
+(``pinv(W_hy)``) recovers Psi only when Psi_s is orthogonal to the other blocks, so its oracle
+uses a random Psi with orthonormal columns -- and one test pins that limitation for a general
+Psi.
 """
 
 from __future__ import annotations

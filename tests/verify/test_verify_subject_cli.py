@@ -25,7 +25,8 @@ TASK = "repeat-copy-3"
 @pytest.fixture(scope="module")
 def circuit() -> RNNWeights:
     task = get(TASK)
-    # orthonormal Psi: the default output grounding recovers Psi exactly only then
+    # Orthonormal Psi (condition number 1): the noise the tolerance test adds to W_hh then
+    # reaches the recovered basis unamplified.
     c = Circuit(task, np.linalg.qr(random_psi(task, 12, 0))[0])
     return RNNWeights(c.w_uh, c.w_hh, c.w_hy, activation="linear")
 
@@ -36,7 +37,7 @@ def save(path: Path, **arrays: object) -> Path:
 
 
 def test_keras_names_are_transposed_pytorch_names_are_not(tmp_path: Path) -> None:
-    # hand-built 2x2 pin of the conventions (SPEC: kernel = W_uh^T, recurrent_kernel = W_hh^T)
+    # hand-built 2x2 pin of the conventions (kernel = W_uh^T, recurrent_kernel = W_hh^T)
     W_uh = np.array([[1.0, 2.0], [3.0, 4.0]])
     W_hh = np.array([[0.0, 1.0], [0.5, 0.0]])
     W_hy = np.array([[5.0, 6.0], [7.0, 8.0]])

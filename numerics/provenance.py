@@ -1,0 +1,30 @@
+"""The version stamp written into every record (run, report, sweep record): which libraries, at
+which versions, produced a number."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+
+__all__ = ["versions", "ALWAYS", "IF_IMPORTED"]
+
+ALWAYS = ("numpy", "scipy", "sympy")  # every layer imports them
+# Recorded only when the process has imported them: importing TensorFlow just to stamp a
+# report would cost seconds, and a library that was not loaded did not produce the number.
+IF_IMPORTED = ("tensorflow", "keras", "pandas", "dask", "distributed", "torch")
+
+
+def versions() -> dict[str, str]:
+    """``{"emt": ..., "python": ..., library: version}`` for `ALWAYS` and for whichever of
+    `IF_IMPORTED` this process has loaded."""
+    from emt import __version__
+
+    out = {"emt": __version__, "python": platform.python_version()}
+    for name in ALWAYS:
+        out[name] = str(getattr(importlib.import_module(name), "__version__", "unknown"))
+    for name in IF_IMPORTED:
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = str(getattr(module, "__version__", "unknown"))
+    return out
