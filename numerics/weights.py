@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,22 @@ __all__ = ["RNNWeights", "ACTIVATIONS", "atomic_write_bytes"]
 ACTIVATIONS = ("tanh", "linear")
 
 
+# Real numbers only: integers and floats.  timedelta64 is a numpy "number" (a subclass of
+# signed integer) but not a weight; booleans and complex numbers are not weights either.
+_REAL_KINDS = "iuf"
+
+
 def _as_matrix(name: str, value: Any) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a numeric matrix; got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real; got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"{name} must be a real numeric matrix; got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D; got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); a network needs N_h >= 1 and "
+                         "d >= 1")
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
@@ -44,8 +51,8 @@ def _as_matrix(name: str, value: Any) -> np.ndarray:
 
 def _as_vector(name: str, value: Any, n: int) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"{name} must be real numbers; got dtype {arr.dtype}")
     arr = arr.astype(np.float64).reshape(-1)
     if arr.shape != (n,):
         raise ValueError(f"{name} must have {n} entries; got shape {np.shape(value)}")
@@ -134,28 +141,22 @@ class RNNWeights:
     @classmethod
     def load_npz(cls, path: str | os.PathLike, activation: str | None = None) -> RNNWeights:
         """Read an npz written by `save_npz` (our names only; ``allow_pickle=False``)."""
+        from emt.numerics.npz_read import read_npz
+
         path = Path(path)
+        z = read_npz(path)  # limits checked on the headers before anything is decompressed
+        missing = {"W_uh", "W_hh", "W_hy"} - set(z)
+        if missing:
+            raise ValueError(
+                f"{path}: missing matrix {', '.join(sorted(missing))} (found: "
+                f"{', '.join(sorted(z)) or 'nothing'})"
+            )
+        act = activation or (str(z["activation"]) if "activation" in z else "tanh")
         try:
-            # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                files = set(z.files)
-                missing = {"W_uh", "W_hh", "W_hy"} - files
-                if missing:
-                    raise ValueError(
-                        f"{path}: missing matrix {', '.join(sorted(missing))} (found: "
-                        f"{', '.join(sorted(files)) or 'nothing'})"
-                    )
-                act = activation or (str(z["activation"]) if "activation" in files else "tanh")
-                return cls(z["W_uh"], z["W_hh"], z["W_hy"], activation=act,
-                           b_h=z["b_h"] if "b_h" in files else None,
-                           b_y=z["b_y"] if "b_y" in files else None,
-                           provenance={"file": str(path)})
+            return cls(z["W_uh"], z["W_hh"], z["W_hy"], activation=act,
+                       b_h=z.get("b_h"), b_y=z.get("b_y"), provenance={"file": str(path)})
         except ValueError as exc:
-            if str(exc).startswith(str(path)):
-                raise
             raise ValueError(f"{path}: cannot read weights: {exc}") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
