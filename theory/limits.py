@@ -21,7 +21,7 @@ import os
 
 __all__ = [
     "MAX_SLOTS", "MAX_F_ENTRIES", "MAX_ENTRY_DIGITS", "MAX_ENTRY_TEXT", "MAX_ID_BITS",
-    "MAX_HIDDEN", "MAX_HORIZON", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
+    "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
     "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "LIMITS",
     "limit", "check_at_most", "raise_hint",
 ]
@@ -54,6 +54,8 @@ MAX_HIDDEN = 4096
 # (batch 64 x H x N_h states when a rollout keeps them); the paper tests at H = 200, and 10,000
 # is 50 times that.
 MAX_HORIZON = 10_000
+# Sequences per training batch (the paper: 64).  Memory is batch x H x N_h per step.
+MAX_BATCH = 4096
 # Training steps of one run.  The run's history grows with steps / history_every; the paper
 # trains 20,000 steps; 10,000,000 is 500 times that (days of CPU time at the measured speed).
 MAX_STEPS = 10_000_000
