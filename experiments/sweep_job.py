@@ -28,6 +28,7 @@ from typing import Any
 
 from emt.experiments.sweep_config import job_key, job_task, train_config
 from emt.numerics.weights import atomic_write_bytes
+from emt.theory.safe_io import standard_json
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -71,7 +72,8 @@ def read_record(job_dir: str | Path) -> dict[str, Any] | None:
 
 def write_record(job_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write ``record.json`` atomically (never a half-written file after a crash)."""
-    text = json.dumps(record, indent=2, sort_keys=True, default=_json_default)
+    # standard JSON: a non-finite metric (a diverged loss) is written as null
+    text = standard_json(record, indent=2, sort_keys=True, default=_json_default)
     return atomic_write_bytes(Path(job_dir) / "record.json", (text + "\n").encode("utf-8"))
 
 
@@ -158,7 +160,7 @@ def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[
     report = verify_weights(weights, job_task(job), ground=job["ground"],
                             seed=job["verify_seed"], horizon=job["verify_horizon"])
     report_json = report.to_json()
-    text = json.dumps(report_json, indent=2, sort_keys=True, default=_json_default)
+    text = standard_json(report_json, indent=2, sort_keys=True, default=_json_default)
     atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
     return summarize_report(report_json)
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from emt.theory.safe_io import check_output_path
+
 __all__ = ["register"]
 
 
@@ -37,7 +39,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from emt.experiments.sweep_config import load_sweep_config
 
     config = load_sweep_config(args.config)
-    out = Path(args.out) if args.out else Path("sweeps") / config.name
+    out = check_output_path(Path(args.out) if args.out else Path("sweeps") / config.name)
     summary = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers)
     print(f"sweep {config.name!r}: {summary.line()}; records under {out / 'runs'}")
     for record in summary.records:
@@ -50,7 +52,8 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce import load_profile, table1
 
     load_profile(args.profile)  # validate before anything runs or is written
-    out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
+    out = check_output_path(Path(args.out) if args.out
+                            else Path("results") / f"table1-{args.profile}")
     doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
                  run=not args.aggregate_only, reverify=args.reverify)
     print((out / "table1.md").read_text(encoding="utf-8"))
@@ -63,8 +66,8 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     from emt.experiments.input_phase import input_phase, input_phase_configs
 
     input_phase_configs(args.profile, args.seeds)  # validate first
-    out = (Path(args.out) if args.out
-           else Path("results") / f"table1-{args.profile}" / "input-phase")
+    out = check_output_path(Path(args.out) if args.out
+                            else Path("results") / f"table1-{args.profile}" / "input-phase")
     doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
                       run=not args.aggregate_only, seeds=args.seeds)
     print((out / "input_phase.md").read_text(encoding="utf-8"))
@@ -75,7 +78,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce_figures import reproduce_figures
 
     sweep = Path(args.sweep) if args.sweep else Path("results") / "table1-quick"
-    out = Path(args.out) if args.out else sweep / "figures"
+    out = check_output_path(Path(args.out) if args.out else sweep / "figures")
     written = reproduce_figures(sweep, out, second_task=args.task)
     for path in written:
         print(f"wrote {path}")
