@@ -28,7 +28,7 @@ from typing import Any
 
 from emt.experiments.sweep_config import job_key, job_task, train_config
 from emt.numerics.weights import atomic_write_bytes
-from emt.theory.safe_io import standard_json
+from emt.theory.safe_io import parse_json, read_text, standard_json
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -63,8 +63,8 @@ def _now() -> str:
 def read_record(job_dir: str | Path) -> dict[str, Any] | None:
     """The job's record, or ``None`` when there is none or it cannot be read (unfinished)."""
     path = Path(job_dir) / "record.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+    try:  # a regular file within the size and nesting limits
+        record = parse_json(read_text(path, "sweep record"), str(path))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None

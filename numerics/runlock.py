@@ -55,7 +55,7 @@ def holder(run_dir: str | os.PathLike) -> dict | None:
         return {}
     try:
         data = json.loads(text[:4096])
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
