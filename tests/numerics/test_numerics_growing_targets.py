@@ -46,3 +46,17 @@ def test_sequence_overflowing_float64_is_a_clear_error() -> None:
     task = TaskSpec(1, 1, [[10**30]])
     with pytest.raises(ValueError, match="overflows float64 within H = 20"):
         continue_sequence(task, np.ones((1, 1, 1)), 20)
+
+
+def test_run_records_are_standard_json(tmp_path) -> None:
+    import json
+
+    from emt.numerics import rundir
+
+    rundir.write_model_json(tmp_path, {"status": "finished", "task": {}, "config": {},
+                                       "metrics": {"test_mse": float("inf"),
+                                                   "final_loss": float("nan")}})
+    text = (tmp_path / rundir.MODEL_JSON).read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    meta = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard {token}"))
+    assert meta["metrics"] == {"test_mse": None, "final_loss": None}
