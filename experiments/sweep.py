@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from emt.experiments.sweep_config import SweepConfig, job_key
 from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
+from emt.theory.limits import check_at_most
 from emt.theory.safe_io import check_output_path
 
 __all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records",
@@ -105,6 +106,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     n = default_workers() if workers is None else int(workers)
     if n < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
+    check_at_most("--workers", n, "MAX_WORKERS")
     cluster = distributed.LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR, env=dict(THREAD_ENV),

@@ -22,8 +22,8 @@ import os
 __all__ = [
     "MAX_SLOTS", "MAX_F_ENTRIES", "MAX_ENTRY_DIGITS", "MAX_ENTRY_TEXT", "MAX_ID_BITS",
     "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
-    "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "LIMITS",
-    "limit", "check_at_most", "raise_hint",
+    "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "MAX_WORKERS",
+    "LIMITS", "limit", "check_at_most", "raise_hint",
 ]
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -81,6 +81,10 @@ MAX_NESTING = 64
 # Jobs in one sweep, counted from the grid before any job is expanded or validated.  The
 # paper's grid is 640 jobs; validating a job costs ~1 ms, and each is minutes of training.
 MAX_SWEEP_JOBS = 10_000
+
+# Worker processes of a LocalCluster started by `emt sweep --workers N` on this machine (each
+# holds its own TensorFlow, a few hundred MB): far beyond any single machine's useful count.
+MAX_WORKERS = 256
 
 LIMITS: dict[str, int] = {
     name: globals()[name] for name in __all__ if name.startswith("MAX_")

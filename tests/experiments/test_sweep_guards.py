@@ -142,3 +142,13 @@ def test_a_million_jobs_are_refused_before_expansion() -> None:
                        "10000 .*EMT_LIMIT_MAX_SWEEP_JOBS"):
         parse_sweep_config({"grid": grid})
     assert time.monotonic() - start < 2.0
+
+
+def test_a_million_workers_are_refused_before_a_cluster_starts(tmp_path, capsys) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[grid]\ntask = ["repeat-copy-3"]\nhidden = [8]\nl2 = [0.0]\n'
+                    'threshold = [0.9]\nseed = [1]\n[fixed]\nsteps = 10\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1000000"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers = 1000000 is above the limit 256" in err and not out.exists()
