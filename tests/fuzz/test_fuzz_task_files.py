@@ -49,6 +49,20 @@ def task_tables(draw) -> dict:
     return table
 
 
+@st.composite
+def near_valid_tables(draw) -> dict:
+    """A well-formed table (small s, d, F of the right shape) with a few hostile entries, so
+    that valid tasks (exit 0) are generated too and one bad entry must still be caught."""
+    s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    entry = st.one_of(st.integers(-3, 3), st.sampled_from(["1/2", "-3/7", "0.25", "1e2"]),
+                      HOSTILE_NUMBERS) if draw(st.booleans()) else st.integers(-1, 1)
+    table = {"s": s, "d": d, "F": draw(st.lists(st.lists(entry, min_size=d, max_size=d),
+                                                min_size=s * d, max_size=s * d))}
+    if draw(st.booleans()):
+        table["name"] = draw(st.text(max_size=10))
+    return table
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -63,6 +77,9 @@ def _toml_value(value) -> str:
 
 
 TEXTS = st.one_of(
+    near_valid_tables().map(lambda t: ("json", json.dumps(t))),
+    near_valid_tables().map(lambda t: ("toml", "".join(f"{k} = {_toml_value(v)}\n"
+                                                       for k, v in t.items()))),
     task_tables().map(lambda t: ("json", json.dumps(t))),
     task_tables().map(lambda t: ("toml", "".join(f"{k} = {_toml_value(v)}\n"
                                                  for k, v in t.items()))),
