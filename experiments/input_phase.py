@@ -16,7 +16,6 @@ theory's verdict.  Profiles: ``quick`` uses the small analogues repeat-copy-4 / 
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
 from emt.experiments.sweep_job import refresh_verify_summary
 from emt.numerics.weights import atomic_write_bytes
+from emt.theory.safe_io import standard_json
 from emt.theory.tasks import get, is_linearly_solvable
 
 __all__ = ["INPUT_PHASE_PROFILES", "SOLVED_ACCURACY", "input_phase_configs", "input_phase"]
@@ -119,7 +119,7 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
            "complete": len(known) == len(rows),
            "all_agree": bool(known) and all(r["agrees_with_theory"] for r in known),
            "rows": rows}
-    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
+    text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
     atomic_write_bytes(out_dir / "input_phase.json", (text + "\n").encode("utf-8"))
     s = settings
     subset = (f" (a subset of the profile's seeds {all_seeds}: `--seeds`)"

@@ -10,7 +10,6 @@ reported as PARTIAL with the exact command that finishes it -- never as complete
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +19,7 @@ from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
 from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
 from emt.numerics.weights import atomic_write_bytes
+from emt.theory.safe_io import standard_json
 
 __all__ = ["PROFILES", "load_profile", "profile_text", "table1", "write_table1", "AGGREGATION_RULE"]
 
@@ -130,7 +130,7 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
         "keys": sorted(r["key"] for r in records),
         "cells": cells,
     }
-    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
+    text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
     atomic_write_bytes(out_dir / "table1.json", (text + "\n").encode("utf-8"))
 
     status = ("complete" if complete else

@@ -14,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
+import struct
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +26,11 @@ from typing import IO, Any
 from emt.experiments.sweep_config import SweepConfig, job_key
 from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
 from emt.numerics.progress import Progress
+from emt.theory.limits import check_at_most
+from emt.theory.safe_io import check_output_path
 
-__all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records"]
+__all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records",
+           "probe_scheduler"]
 
 # How long to wait for an existing scheduler before saying it is unreachable: a live scheduler
 # on a cluster answers in well under a second; a wrong address should fail fast, not hang.
@@ -87,6 +93,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler.strip():
             raise ValueError(f"scheduler address must be a non-empty string; got {scheduler!r}")
+        probe_scheduler(scheduler, connect_timeout)
         try:
             client = distributed.Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -100,6 +107,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     n = default_workers() if workers is None else int(workers)
     if n < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
+    check_at_most("--workers", n, "MAX_WORKERS")
     cluster = distributed.LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR, env=dict(THREAD_ENV),
@@ -112,6 +120,59 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
             client.close()
     finally:
         cluster.close()
+
+
+# A Dask handshake is a few hundred bytes; a length prefix beyond this is not Dask talking
+# (an HTTP reply read as a length is ~3 EiB, which Dask would try to allocate).
+_MAX_HANDSHAKE_BYTES = 1 << 20
+
+
+def probe_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Check, within ``timeout`` seconds in all, that a ``tcp://`` address is a Dask scheduler,
+    before Dask's own connect (whose handshake read has no timeout): connect, then read the
+    8-byte length prefix of the handshake message a Dask server sends first.  ``ValueError``
+    for a refused or unreachable port, a port that accepts and never answers, a server that
+    answers something else (HTTP, say, the dashboard) or closes the connection.  Addresses of
+    other schemes (``tls://``, ``ucx://``, ...) are left to Dask."""
+    scheme, sep, rest = address.strip().partition("://")
+    if not sep:
+        scheme, rest = "tcp", address.strip()
+    if scheme != "tcp":
+        return
+    host, colon, port_text = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"scheduler address {address!r}: expected tcp://HOST:PORT")
+    where = f"the Dask scheduler at {address!r}"
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((host, int(port_text)), timeout=timeout)
+    except OSError as exc:
+        raise ValueError(f"cannot reach {where} within {timeout:g} s "
+                         f"({type(exc).__name__}: {exc.strerror or exc})") from None
+    head = b""
+    try:
+        with sock:
+            while len(head) < 8:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ValueError(f"{where} accepted the connection but sent no Dask handshake within "
+                         f"{timeout:g} s: not a Dask scheduler, or it is stuck") from None
+    except OSError as exc:
+        raise ValueError(f"{where}: the connection failed ({type(exc).__name__}: "
+                         f"{exc.strerror or exc})") from None
+    if len(head) < 8:
+        raise ValueError(f"{where} closed the connection without a Dask handshake")
+    (length,) = struct.unpack("<Q", head)
+    if head[:4].isascii() and head[:4].decode("ascii").isprintable() or \
+            length > _MAX_HANDSHAKE_BYTES:
+        text = "HTTP" if head.startswith(b"HTTP") else repr(head)
+        raise ValueError(f"{where} answers {text}, not the Dask protocol (is it the dashboard "
+                         "port? a scheduler listens on 8786 by default)")
 
 
 def collect_records(config: SweepConfig, sweep_dir: str | Path) -> list[dict[str, Any]]:
@@ -138,7 +199,7 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
     """
     # Absolute, because workers of a remote cluster do not share our working directory (the
     # sweep directory must be on a filesystem they share, e.g. the cluster's home or scratch).
-    sweep_dir = Path(sweep_dir).resolve()
+    sweep_dir = check_output_path(Path(sweep_dir).resolve(), "sweep directory")
     runs = sweep_dir / "runs"
     pending = [job for job, rec in zip(config.jobs, collect_records(config, sweep_dir),
                                        strict=True) if rec.get("status") != "done"]

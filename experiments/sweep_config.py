@@ -28,12 +28,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emt.theory import tasks as task_registry
+from emt.theory.limits import check_at_most
+from emt.theory.safe_io import parse_toml, read_text
 from emt.theory.tasks import TaskSpec, parse_task_table
 from emt.verify.basis import GROUNDINGS
 
@@ -196,6 +198,31 @@ def job_key(job: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# A sweep's name becomes a directory (sweeps/<name>): one plain path component, no separators,
+# no "." or "..", no leading dot or dash, printable ASCII; long enough for any real label.
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
+
+
+def check_sweep_name(name: str, source: str = "sweep config") -> str:
+    """``name`` if it is a plain file name (`_NAME_PATTERN`), else ``ValueError``: a name like
+    ``"../../x"`` or ``"/etc"`` would place the sweep outside the sweeps directory."""
+    if not _NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"{source}: name {name[:120]!r} must be a plain file name: letters, "
+                         "digits, '_', '.', '+', '-', at most 100 characters, not starting with "
+                         "'.' or '-' (it names the directory sweeps/<name>)")
+    return name
+
+
+def _check_job_count(grid_in: dict[str, Any], source: str) -> None:
+    """Count the jobs (the product of the grid's list lengths) before expanding or validating
+    any of them: 10^6 jobs would take tens of minutes just to validate."""
+    count = 1
+    for key in GRID_KEYS:
+        values = grid_in.get(key)
+        count *= len(values) if isinstance(values, list) else 1
+    check_at_most(f"{source}: the number of jobs", count, "MAX_SWEEP_JOBS")
+
+
 def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> SweepConfig:
     """Validate a parsed TOML table and expand it into jobs.
 
@@ -226,6 +253,7 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
     if clash:
         raise ValueError(f"{source}: {sorted(clash)} belong in [grid], not [fixed]")
 
+    _check_job_count(grid_in, source)
     grid: dict[str, list[Any]] = {}
     for key in GRID_KEYS:
         values = grid_in.get(key)
@@ -260,6 +288,7 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
     description = data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise ValueError(f"{source}: name and description must be strings")
+    check_sweep_name(name, source)
     return SweepConfig(name=name, description=description, grid=grid, fixed=fixed,
                        jobs=tuple(jobs))
 
@@ -267,10 +296,8 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
 def load_sweep_config(path: str | Path) -> SweepConfig:
     """Read and validate a sweep TOML file (``ValueError`` on malformed TOML or content)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    # a regular file within MAX_TEXT_FILE_BYTES, nested at most MAX_NESTING deep
+    data = parse_toml(read_text(path, "sweep config"), str(path))
     return parse_sweep_config(data, source=str(path))

@@ -29,6 +29,7 @@ from emt.experiments.sweep_record import SWEEP_RECORD_SCHEMA
 from emt.numerics.provenance import versions
 from emt.numerics.threads import limit_threads, thread_env
 from emt.numerics.weights import atomic_write_bytes
+from emt.theory.safe_io import parse_json, read_text, standard_json
 from emt.verify.report_record import read_report_record
 
 __all__ = [
@@ -57,8 +58,8 @@ def _now() -> str:
 def read_record(job_dir: str | Path) -> dict[str, Any] | None:
     """The job's record, or ``None`` when there is none or it cannot be read (unfinished)."""
     path = Path(job_dir) / "record.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+    try:  # a regular file within the size and nesting limits
+        record = parse_json(read_text(path, "sweep record"), str(path))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -66,7 +67,8 @@ def read_record(job_dir: str | Path) -> dict[str, Any] | None:
 
 def write_record(job_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write ``record.json`` atomically (never a half-written file after a crash)."""
-    text = json.dumps(record, indent=2, sort_keys=True, default=_json_default)
+    # standard JSON: a non-finite metric (a diverged loss) is written as null
+    text = standard_json(record, indent=2, sort_keys=True, default=_json_default)
     return atomic_write_bytes(Path(job_dir) / "record.json", (text + "\n").encode("utf-8"))
 
 
@@ -115,7 +117,7 @@ def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[
     report = verify_weights(weights, job_task(job), ground=job["ground"],
                             seed=job["verify_seed"], horizon=job["verify_horizon"])
     report_json = report.to_json()
-    text = json.dumps(report_json, indent=2, sort_keys=True, default=_json_default)
+    text = standard_json(report_json, indent=2, sort_keys=True, default=_json_default)
     atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
     return summarize_report(report_json)
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.data import FLOAT32_MAX, target_bounds
 from emt.numerics.weights import ACTIVATIONS
+from emt.theory.limits import check_at_most
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS"]
@@ -86,11 +88,37 @@ class TrainConfig:
         for name in ("deterministic", "stop_when_learned"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        check_at_most("hidden", self.hidden, "MAX_HIDDEN")
+        check_at_most("steps", self.steps, "MAX_STEPS")
+        check_at_most("batch", self.batch, "MAX_BATCH")
+        check_at_most("test_horizon", self.test_horizon, "MAX_HORIZON")
+        check_at_most("the longest curriculum horizon", max(curriculum), "MAX_HORIZON")
+        self._check_target_range(max(curriculum))
         for name in ("hidden", "steps", "batch", "seed", "test_horizon", "test_batches",
                      "checkpoint_every", "history_every"):
             object.__setattr__(self, name, int(getattr(self, name)))
         for name in ("l2", "threshold", "lr", "clip"):
             object.__setattr__(self, name, float(getattr(self, name)))
+
+    def _check_target_range(self, longest: int) -> None:
+        """Training computes in float32 and its MSE sums ``batch * H * d`` squared errors
+        before dividing: every target of the curriculum must stay below
+        ``sqrt(float32_max / (batch H d))`` or the loss can be infinite.  The test runs in
+        float64 with the same sum.  A growing task (fibonacci-2: ~1.618^H) fails this at long
+        horizons; the refusal says up to which horizon it can train."""
+        d = self.task.d
+        checks = ((longest, FLOAT32_MAX, "float32 (training)", "curriculum horizons"),
+                  (self.test_horizon, float(np.finfo(np.float64).max), "float64 (the test)",
+                   "test_horizon"))
+        for horizon, top, where, what in checks:
+            bound = target_bounds(self.task, horizon)
+            cap = float(np.sqrt(top / (self.batch * horizon * d)))
+            if not np.max(bound) <= cap:
+                ok = int(np.argmax(~(bound <= cap)))  # horizons 1..ok stay below the cap
+                raise ValueError(
+                    f"task {self.task.label}: its targets grow to {np.max(bound):.3g} by H = "
+                    f"{horizon}, and the squared errors of a batch overflow {where}; use "
+                    f"{what} <= {ok}")
 
     def hyper_parameters(self) -> dict[str, Any]:
         """Every field except the task, JSON-ready."""

@@ -15,12 +15,17 @@ import numpy as np
 from emt.theory.recurrence import task_continuation
 from emt.theory.tasks import TaskSpec
 
-__all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy"]
+__all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy",
+           "target_bounds", "FLOAT32_MAX"]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
 class Batch:
-    """``inputs``: ``(B, s + H, d)``; ``targets``: ``(B, H, d)`` (float32)."""
+    """``inputs``: ``(B, s + H, d)`` (float32); ``targets``: ``(B, H, d)``, float32 when every
+    target fits in float32, else float64 (a growing task such as fibonacci-2 passes 3.4e38
+    near H = 185; casting would turn its targets into infinities)."""
 
     inputs: np.ndarray
     targets: np.ndarray
@@ -52,7 +57,27 @@ def continue_sequence(task: TaskSpec, window: np.ndarray, horizon: int) -> np.nd
         raise ValueError(f"horizon must be a non-negative integer; got {horizon!r}")
     # (B, s, d) -> columns (s d, B): a C-order reshape puts dimension i of step k at slot k d + i.
     columns = window.reshape(window.shape[0], s * d).T
-    return np.transpose(task_continuation(task, columns, int(horizon)), (2, 0, 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, once
+        x = np.transpose(task_continuation(task, columns, int(horizon)), (2, 0, 1))
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"task {task.label}: its sequence overflows float64 within H = "
+                         f"{horizon} steps (the composition grows geometrically); use a "
+                         "shorter horizon")
+    return x
+
+
+def target_bounds(task: TaskSpec, horizon: int) -> np.ndarray:
+    """``b[t]`` (``t = 0..horizon-1``) bounds ``|x_j(s + t)|`` for every ``j`` and every input
+    in ``{-1, +1}^(s d)``: the task's recurrence run on ``|F|`` from an all-ones window
+    (triangle inequality; exact when F has no cancelling signs, as for signed copies and
+    fibonacci-2).  Costs ``O(H s d^2)``, no batch; values past float64 are ``inf``."""
+    F = np.abs(task.F_numeric())
+    s, d = task.s, task.d
+    a = np.ones((s + horizon, d))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(s, s + horizon):
+            a[t] = a[t - s : t].reshape(s * d) @ F
+    return np.max(a[s:], axis=1)
 
 
 def make_batch(
@@ -70,7 +95,9 @@ def make_batch(
     window = gen.choice(np.array([-1.0, 1.0]), size=(batch_size, s, d))
     inputs = np.zeros((batch_size, s + horizon, d), dtype=np.float32)
     inputs[:, :s] = window
-    targets = continue_sequence(task, window, horizon).astype(np.float32)
+    targets = continue_sequence(task, window, horizon)
+    if np.max(np.abs(targets), initial=0.0) <= FLOAT32_MAX:
+        targets = targets.astype(np.float32)
     return Batch(inputs=inputs, targets=targets)
 
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.npz_read import read_npz
 from emt.numerics.run_record import RUN_FORMAT, RUN_STATUSES, read_run_record
 from emt.numerics.weights import RNNWeights, atomic_write_bytes
+from emt.theory.safe_io import parse_json, read_text, standard_json
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["RUN_FORMAT", "MODEL_JSON", "CHECKPOINT", "WEIGHTS",
@@ -44,10 +46,7 @@ def read_model_json(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise FileNotFoundError(f"{run_dir}: no such run directory")
     if not path.is_file():
         raise ValueError(f"{run_dir}: not a run directory (no {MODEL_JSON})")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from None
+    meta = parse_json(read_text(path, "run description"), str(path))
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
         raise ValueError(f"{path}: not an emt run description (format != {RUN_FORMAT!r})")
     read_run_record(meta, str(path))  # every field by name (numerics.run_record)
@@ -57,7 +56,8 @@ def read_model_json(run_dir: str | os.PathLike) -> dict[str, Any]:
 def write_model_json(run_dir: str | os.PathLike, meta: dict[str, Any]) -> Path:
     if meta.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}; got {meta.get('status')!r}")
-    text = json.dumps({"format": RUN_FORMAT, **meta}, indent=1, sort_keys=False)
+    # standard JSON: a diverged or overflowing metric is written as null, never NaN/Infinity
+    text = standard_json({"format": RUN_FORMAT, **meta}, indent=1, sort_keys=False)
     return atomic_write_bytes(Path(run_dir) / MODEL_JSON, (text + "\n").encode())
 
 
@@ -89,7 +89,7 @@ def save_checkpoint(run_dir: str | os.PathLike, arrays: dict[str, np.ndarray], s
             "rng": _jsonable_rng_state(rng.bit_generator.state), "history": history,
             **(extra or {})}
     buf = io.BytesIO()
-    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
+    np.savez(buf, meta=np.array(standard_json(meta)), **arrays)  # type: ignore[arg-type]
     return atomic_write_bytes(Path(run_dir) / CHECKPOINT, buf.getvalue())
 
 
@@ -100,9 +100,7 @@ def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], 
     if not path.is_file():
         raise ValueError(f"{run_dir}: no checkpoint to resume from ({CHECKPOINT} missing)")
     try:
-        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = read_npz(path, "checkpoint")  # limits checked before decompressing
         meta = json.loads(str(arrays.pop("meta")))
         if not isinstance(meta, dict):
             raise ValueError("meta is not a JSON object")

@@ -16,6 +16,7 @@ Adam's moments and step count, the stage, the generator's state and the history)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from emt.numerics import rundir
+from emt.numerics import rundir, runlock
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import make_batch, sign_accuracy
 from emt.numerics.model import init_weights
@@ -75,18 +76,28 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _check_out_dir(config: TrainConfig, out: Path, resume: bool) -> tuple[str, dict | None]:
+def _run_files(out: Path) -> list[Path]:
+    """What a directory holds, apart from its lock file."""
+    return [p for p in out.iterdir() if p.name != runlock.LOCK_FILE]
+
+
+def _check_out_dir(config: TrainConfig, out: Path, resume: bool, fresh: bool = False
+                   ) -> tuple[str, dict | None]:
     """Decide what to do with ``out`` before writing anything: ``("new", None)``,
-    ``("resume", meta)`` or ``("done", meta)``; ValueError for a directory we must not touch."""
+    ``("resume", meta)`` or ``("done", meta)``; ValueError for a directory we must not touch
+    (``fresh``: anything but an absent or empty directory)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a directory")
-    if not out.exists() or (not resume and not any(out.iterdir())):
+    if not out.exists() or (not resume and not _run_files(out)):
         if resume:
             raise FileNotFoundError(f"{out}: no such run directory to resume")
         return "new", None
     if not rundir.is_run_dir(out):
         raise ValueError(f"{out}: exists and is not a run directory (no {rundir.MODEL_JSON}); "
                          "choose a new --out")
+    if fresh:
+        raise ValueError(f"{out}: holds a run already; continue or extend it with `emt train "
+                         f"--resume {out} [--steps N]`, or choose a new --out")
     meta = rundir.read_model_json(out)
     stored = TrainConfig.from_hyper_parameters(TaskSpec.from_json(meta["task"]), meta["config"])
     diff = config.differences(stored)
@@ -95,45 +106,85 @@ def _check_out_dir(config: TrainConfig, out: Path, resume: bool) -> tuple[str, d
                          "differ); choose a new --out")
     if meta["status"] == "finished" and meta.get("steps_done") == config.steps:
         return "done", meta
+    if not (out / rundir.CHECKPOINT).is_file():
+        raise ValueError(f"{out}: no checkpoint to resume from ({rundir.CHECKPOINT} is "
+                         "missing); the run cannot continue -- start a new run with a new --out")
     return "resume", meta
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progress: bool = True,
-          resume: bool = False) -> TrainResult:
+          resume: bool = False, fresh: bool = False) -> TrainResult:
     """Train one RNN; with ``out_dir`` write/continue a run directory (see `numerics.rundir`).
 
     An existing ``out_dir`` must be empty or hold a run of the same configuration (fields in
     ``RESUMABLE_FIELDS`` may differ): that run is continued from its checkpoint (or returned as
-    is, if it has finished with the same number of steps).  ``resume=True`` requires such a run.
-    Validation happens before anything is written.
+    is, if it has finished with the same number of steps).  ``resume=True`` requires such a run;
+    ``fresh=True`` refuses one (the command line's ``--out``).  A finished run that is extended
+    (more ``steps``) keeps its ``weights.npz`` and its record in ``model.json`` (which gains an
+    ``extension`` entry) until the extension finishes.
+
+    The directory is locked while this runs (`numerics.runlock`): a second writer gets a
+    ``RunLockedError`` naming the holder.  Validation happens before anything is written, and
+    again under the lock (another writer may have changed the directory in between).
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
-    out = Path(out_dir) if out_dir is not None else None
-    mode, meta = ("new", None) if out is None else _check_out_dir(config, out, resume)
-    if mode == "done":
-        assert out is not None
-        weights, _, meta = rundir.load_run(out)
-        return TrainResult(weights, meta.get("history", []), meta["metrics"], config, out,
-                           meta.get("curriculum_advances", []))
-    checkpoint = rundir.load_checkpoint(out) if mode == "resume" and out is not None and (
-        out / rundir.CHECKPOINT).exists() else None
-    if checkpoint is not None and checkpoint[1]["step"] > config.steps:
-        raise ValueError(f"{out}: the checkpoint is at step {checkpoint[1]['step']}, beyond "
-                         f"steps = {config.steps}")
-    return _run(config, out, progress, checkpoint)
+    if out_dir is None:
+        return _run(config, None, progress, None)
+    out = Path(out_dir)
+    if out.is_dir() and runlock.holder(out) is not None:
+        runlock.acquire(out)  # a live holder: RunLockedError before anything else is said
+        runlock.release(out)  # (a stale lock of a dead writer was just cleared)
+    _check_out_dir(config, out, resume, fresh)  # nothing is written if this refuses
+    try:
+        out.mkdir(parents=True)
+        created = True
+    except FileExistsError:
+        created = False
+    try:
+        runlock.acquire(out)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    try:
+        try:
+            mode, meta = _check_out_dir(config, out, resume, fresh)
+        except BaseException:
+            runlock.release(out)
+            if created and not _run_files(out):
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+            raise
+        if mode == "done":
+            weights, _, meta = rundir.load_run(out)
+            return TrainResult(weights, meta.get("history", []), meta["metrics"], config, out,
+                               meta.get("curriculum_advances", []))
+        checkpoint = rundir.load_checkpoint(out) if mode == "resume" else None
+        if checkpoint is not None and checkpoint[1]["step"] > config.steps:
+            raise ValueError(f"{out}: the checkpoint is at step {checkpoint[1]['step']}, beyond "
+                             f"steps = {config.steps}")
+        finished = meta if meta is not None and meta["status"] == "finished" else None
+        return _run(config, out, progress, checkpoint, finished)
+    finally:
+        runlock.release(out)
 
 
 def resume_run(run_dir: str | os.PathLike, steps: int | None = None, progress: bool = True
                ) -> TrainResult:
     """Continue the run in ``run_dir`` from its checkpoint with its stored configuration
-    (optionally a new total ``steps``)."""
+    (optionally a new total ``steps``; by default the stored one, or the target of an
+    interrupted extension of a finished run)."""
     meta = rundir.read_model_json(run_dir)
     params = dict(meta["config"])
+    extension = meta.get("extension")
     if steps is not None:
         params["steps"] = steps
+    elif isinstance(extension, dict) and isinstance(extension.get("steps"), int):
+        params["steps"] = extension["steps"]
     config = TrainConfig.from_hyper_parameters(TaskSpec.from_json(meta["task"]), params)
     return train(config, run_dir, progress=progress, resume=True)
 
@@ -162,7 +213,8 @@ def _threads_from_env() -> int:
 
 
 def _run(config: TrainConfig, out: Path | None, progress: bool,
-         checkpoint: tuple[dict, dict, np.random.Generator] | None) -> TrainResult:
+         checkpoint: tuple[dict, dict, np.random.Generator] | None,
+         finished: dict | None = None) -> TrainResult:
     from emt.numerics.tf_rnn import RawRNN
 
     task = config.task
@@ -191,6 +243,15 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
         wall = wall_before + time.monotonic() - t_start
         rundir.save_checkpoint(out, net.state_arrays(), step, stage, rng, history,
                                {"advances": advances, "wall_time_s": wall})
+        if finished is not None and status != "finished" and not final:
+            # Extending a finished run: its record and weights.npz stay what they were until
+            # the extension has finished; model.json only notes the extension's progress.
+            extension = {"status": status, "steps": config.steps, "steps_done": step}
+            if error:
+                extension["error"] = error
+            rundir.write_model_json(out, {**{k: v for k, v in finished.items()
+                                             if k != "format"}, "extension": extension})
+            return
         meta = {**base_meta, "status": status, "steps_done": step,
                 "horizon": config.curriculum[stage], "history": history,
                 "curriculum_advances": advances, "metrics": metrics, "wall_time_s": wall}
@@ -198,10 +259,11 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
             meta["error"] = error
         rundir.write_model_json(out, meta)
 
+    final = False
     if out is not None:
-        # A run that trains again is not finished: drop old final weights first.
-        out.mkdir(parents=True, exist_ok=True)
-        (out / rundir.WEIGHTS).unlink(missing_ok=True)
+        if finished is None:
+            # A run that trains again is not finished: drop stale final weights first.
+            (out / rundir.WEIGHTS).unlink(missing_ok=True)
         save("running")
     first_step, t_loop, loss, acc = step, time.monotonic(), math.nan, math.nan
     try:
@@ -244,7 +306,10 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
                "wall_time_s": wall_before + time.monotonic() - t_start,
                "steps_per_s": (step - first_step) / train_wall if train_wall > 0 else None}
     if out is not None:
-        save("running")  # the final checkpoint, so the run can be extended later
+        # The final checkpoint, so the run can be extended later.  An extended run's old record
+        # is replaced here, before its weights: never an old record beside new weights.
+        final = True
+        save("running")
         rundir.save_final_weights(out, weights)
         save("finished", metrics)
     return TrainResult(weights, history, metrics, config, out, advances)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emt.theory.arrays import REAL_KINDS as _REAL_KINDS
 from emt.theory.arrays import real_matrix as _as_matrix
 
 __all__ = ["RNNWeights", "ACTIVATIONS", "atomic_write_bytes"]
@@ -31,8 +31,8 @@ ACTIVATIONS = ("tanh", "linear")
 
 def _as_vector(name: str, value: Any, n: int) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"{name} must be real numbers; got dtype {arr.dtype}")
     arr = arr.astype(np.float64).reshape(-1)
     if arr.shape != (n,):
         raise ValueError(f"{name} must have {n} entries; got shape {np.shape(value)}")
@@ -121,28 +121,22 @@ class RNNWeights:
     @classmethod
     def load_npz(cls, path: str | os.PathLike, activation: str | None = None) -> RNNWeights:
         """Read an npz written by `save_npz` (our names only; ``allow_pickle=False``)."""
+        from emt.numerics.npz_read import read_npz
+
         path = Path(path)
+        z = read_npz(path)  # limits checked on the headers before anything is decompressed
+        missing = {"W_uh", "W_hh", "W_hy"} - set(z)
+        if missing:
+            raise ValueError(
+                f"{path}: missing matrix {', '.join(sorted(missing))} (found: "
+                f"{', '.join(sorted(z)) or 'nothing'})"
+            )
+        act = activation or (str(z["activation"]) if "activation" in z else "tanh")
         try:
-            # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                files = set(z.files)
-                missing = {"W_uh", "W_hh", "W_hy"} - files
-                if missing:
-                    raise ValueError(
-                        f"{path}: missing matrix {', '.join(sorted(missing))} (found: "
-                        f"{', '.join(sorted(files)) or 'nothing'})"
-                    )
-                act = activation or (str(z["activation"]) if "activation" in files else "tanh")
-                return cls(z["W_uh"], z["W_hh"], z["W_hy"], activation=act,
-                           b_h=z["b_h"] if "b_h" in files else None,
-                           b_y=z["b_y"] if "b_y" in files else None,
-                           provenance={"file": str(path)})
+            return cls(z["W_uh"], z["W_hh"], z["W_hy"], activation=act,
+                       b_h=z.get("b_h"), b_y=z.get("b_y"), provenance={"file": str(path)})
         except ValueError as exc:
-            if str(exc).startswith(str(path)):
-                raise
             raise ValueError(f"{path}: cannot read weights: {exc}") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

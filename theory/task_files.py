@@ -15,12 +15,11 @@ of a task table: task files, inline tasks in sweep grids and run records all go 
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from emt.theory.registry import get
+from emt.theory.safe_io import parse_json, parse_toml, read_text
 from emt.theory.taskspec import TaskSpec, from_ids
 
 __all__ = ["load", "select", "parse_task_table", "TASK_FILE_FIELDS"]
@@ -29,26 +28,22 @@ TASK_FILE_FIELDS = ("s", "d", "F", "ids", "name")
 
 
 def _parse_text(text: str, path: Path) -> Any:
+    where = f"task file {path}"
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"task file {path}: malformed TOML: {exc}") from None
+        return parse_toml(text, where)
     if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"task file {path}: malformed JSON: {exc}") from None
+        return parse_json(text, where)
     # Unknown suffix: accept either format, report both failures.
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as json_exc:
+        return parse_json(text, where)
+    except ValueError as json_exc:
         try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as toml_exc:
+            return parse_toml(text, where)
+        except ValueError as toml_exc:
             raise ValueError(
-                f"task file {path}: neither valid JSON ({json_exc}) nor valid TOML ({toml_exc})"
+                f"{where}: neither valid JSON ({str(json_exc).removeprefix(where + ': ')}) nor "
+                f"valid TOML ({str(toml_exc).removeprefix(where + ': ')})"
             ) from None
 
 
@@ -101,14 +96,7 @@ def load(path: str | Path) -> TaskSpec:
     fields, text in a number field, a wrong shape of ``F`` or invalid ``ids``.
     """
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"task file {path} does not exist")
-    if not path.is_file():
-        raise ValueError(f"task file {path} is not a regular file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"task file {path}: not UTF-8 text ({exc.reason})") from None
+    text = read_text(path, "task file")  # a regular file within MAX_TEXT_FILE_BYTES
     return parse_task_table(_parse_text(text, path), where=f"task file {path}")
 
 

@@ -18,6 +18,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from emt.theory.limits import check_at_most, limit, raise_hint
+
 __all__ = [
     "TaskSpec",
     "from_ids",
@@ -55,17 +57,18 @@ def exact_number(value: object, where: str = "entry") -> sp.Rational:
     if isinstance(value, bool):
         raise ValueError(f"{where}: expected a number, got the boolean {value!r}")
     if isinstance(value, sp.Rational):
-        return value
+        return _bounded(value, where)
     if isinstance(value, int | np.integer):
-        return sp.Integer(int(value))
+        return _bounded(sp.Integer(int(value)), where)
     if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
+        return _bounded(sp.Rational(value.numerator, value.denominator), where)
     if isinstance(value, float | np.floating):
         if not np.isfinite(value):
             raise ValueError(f"{where}: expected a finite number, got {value!r}")
-        return sp.Rational(repr(float(value)))
+        return _bounded(sp.Rational(repr(float(value))), where)
     if isinstance(value, str):
         text = value.strip()
+        _check_number_text(text, where)
         try:
             frac = Fraction(text)
         except (ValueError, ZeroDivisionError):
@@ -73,14 +76,51 @@ def exact_number(value: object, where: str = "entry") -> sp.Rational:
                 f"{where}: {value!r} is not a number (use an integer, a decimal or a fraction "
                 f"like '3/7')"
             ) from None
-        return sp.Rational(frac.numerator, frac.denominator)
+        return _bounded(sp.Rational(frac.numerator, frac.denominator), where)
     if isinstance(value, sp.Basic):
         if value.is_finite is False or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
             raise ValueError(f"{where}: expected a finite number, got {value}")
         if value.is_Rational:
-            return sp.Rational(value)
+            return _bounded(sp.Rational(value), where)
         raise ValueError(f"{where}: expected an exact rational number, got {value}")
     raise ValueError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+
+
+# An exponent beyond this many decimal places cannot keep the entry within MAX_ENTRY_DIGITS
+# digits (a 100-character mantissa shifted by it): refuse before Fraction expands it.
+def _check_number_text(text: str, where: str) -> None:
+    """Refuse number text whose expansion would be huge (``"1e999999999"``), before parsing:
+    at most ``MAX_ENTRY_TEXT`` characters and a decimal exponent of at most
+    ``MAX_ENTRY_TEXT + MAX_ENTRY_DIGITS`` in magnitude (no longer mantissa can bring a larger
+    exponent back within ``MAX_ENTRY_DIGITS`` digits)."""
+    cap = limit("MAX_ENTRY_TEXT")
+    if len(text) > cap:
+        raise ValueError(f"{where}: the number text is {len(text)} characters, above the limit "
+                         f"{cap} (MAX_ENTRY_TEXT; {raise_hint('MAX_ENTRY_TEXT')})")
+    lowered = text.lower()
+    if "e" in lowered:
+        exponent = lowered.rsplit("e", 1)[1].split("/")[0].replace("_", "")
+        try:
+            magnitude = abs(int(exponent))
+        except ValueError:
+            return  # not a number at all: Fraction reports it
+        if magnitude > cap + limit("MAX_ENTRY_DIGITS"):
+            raise ValueError(f"{where}: {text!r} has the exponent {exponent}, whose value "
+                             f"would exceed MAX_ENTRY_DIGITS = {limit('MAX_ENTRY_DIGITS')} "
+                             f"digits ({raise_hint('MAX_ENTRY_DIGITS')})")
+
+
+def _bounded(value: sp.Rational, where: str) -> sp.Rational:
+    """``value`` if its numerator and denominator have at most ``MAX_ENTRY_DIGITS`` decimal
+    digits (counted from the bit length, so no huge number is ever printed)."""
+    cap = limit("MAX_ENTRY_DIGITS")
+    for part in (int(value.p), int(value.q)):
+        # digits = floor(log10 |x|) + 1 <= bit_length * log10(2) + 1
+        if part and (abs(part).bit_length() - 1) * 0.30103 >= cap:
+            raise ValueError(f"{where}: an entry with more than {cap} digits in its numerator "
+                             f"or denominator is above the limit (MAX_ENTRY_DIGITS; "
+                             f"{raise_hint('MAX_ENTRY_DIGITS')})")
+    return value
 
 
 def _as_exact_matrix(F: object, s: int, d: int) -> sp.ImmutableMatrix:
@@ -114,7 +154,14 @@ def _check_size(name: str, value: object) -> int:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+    return check_at_most(name, int(value), "MAX_SLOTS")
+
+
+def _check_slots(s: int, d: int) -> None:
+    """The circuit's Phi is ``s d x s d`` and F holds ``s d d`` entries: bound both before
+    anything of that size is built."""
+    check_at_most("s*d (the size of Phi)", s * d, "MAX_SLOTS")
+    check_at_most("the number of F entries s*d*d", s * d * d, "MAX_F_ENTRIES")
 
 
 @dataclass(frozen=True)
@@ -135,6 +182,7 @@ class TaskSpec:
     def __post_init__(self) -> None:
         s = _check_size("s", self.s)
         d = _check_size("d", self.d)
+        _check_slots(s, d)
         object.__setattr__(self, "s", s)
         object.__setattr__(self, "d", d)
         object.__setattr__(self, "F", _as_exact_matrix(self.F, s, d))
@@ -229,12 +277,14 @@ def from_ids(s: int, d: int, ids: Iterable[int], name: str | None = None) -> Tas
     """
     s = _check_size("s", s)
     d = _check_size("d", d)
+    _check_slots(s, d)
     ids = tuple(ids)
     if len(ids) != 3:
         raise ValueError(f"ids must be a triple (id1, id2, id3); got {ids!r}")
     for label, v in zip(("id1", "id2", "id3"), ids, strict=True):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
             raise ValueError(f"{label} must be a non-negative integer; got {v!r}")
+        check_at_most(f"the bit length of {label}", int(v).bit_length(), "MAX_ID_BITS")
     id1, id2, id3 = (int(v) for v in ids)
 
     choice = [b for b in range(id1.bit_length()) if id1 >> b & 1]

@@ -31,13 +31,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emt.numerics.npz_read import read_npz
 from emt.numerics.weights import RNNWeights
+from emt.theory.limits import limit, raise_hint
+from emt.theory.safe_io import open_regular
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["Subject", "load_subject", "load_npz_weights", "file_sha256", "CONVENTIONS"]
@@ -76,26 +78,9 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an npz (``allow_pickle=False``); ValueError for anything unreadable."""
-    try:
-        # open the file ourselves so a corrupt archive cannot leak the handle np.load opened
-        with open(path, "rb") as fh:
-            z = np.load(fh, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path}: a single .npy array, not an .npz of named matrices")
-            with z:
-                return {name: z[name] for name in z.files}
-    except ValueError as exc:
-        text = str(exc)
-        if text.startswith(str(path)):
-            raise
-        if "pickle" in text.lower():
-            raise ValueError(f"{path}: contains pickled data (object arrays); refusing to "
-                             "unpickle -- save plain numeric arrays") from None
-        raise ValueError(f"{path}: not a readable .npz file ({text})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file, truncated or corrupt "
-                         f"({type(exc).__name__}: {exc})") from None
+    """All arrays of an npz (``allow_pickle=False``, headers checked against the limits before
+    anything is decompressed: `emt.numerics.npz_read`); ValueError for anything unreadable."""
+    return read_npz(path, "weights file")
 
 
 def _strip_rnn_prefix(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -132,7 +117,7 @@ def load_npz_weights(path: str | os.PathLike) -> tuple[RNNWeights, str]:
     for name in (*mats, *hidden_bias, readout_bias):
         if name in arrays:
             arr = arrays[name]
-            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            if arr.dtype.kind not in "iuf":
                 raise ValueError(f"{path}: {name} must be a real numeric array; got dtype "
                                  f"{arr.dtype}")
             if not np.all(np.isfinite(arr)):
@@ -174,6 +159,17 @@ def _check_against_task(subject: Subject, task: TaskSpec) -> None:
                          f"but task {task.label} has d = {task.d}")
 
 
+def _check_keras_file(path: Path) -> None:
+    """A regular file (a FIFO would block the loader) of at most ``MAX_NPZ_BYTES`` (a
+    ``.keras`` file is a zip of the same weights)."""
+    cap = limit("MAX_NPZ_BYTES")
+    with open_regular(path, "weights file") as fh:
+        size = os.fstat(fh.fileno()).st_size
+    if size > cap:
+        raise ValueError(f"{path}: {size} bytes, above the limit {cap} (MAX_NPZ_BYTES; "
+                         f"{raise_hint('MAX_NPZ_BYTES')})")
+
+
 def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subject:
     """Load a run directory, ``.npz`` or ``.keras`` subject (module docstring).
 
@@ -195,6 +191,8 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subje
         subject = Subject(path, weights, run_task, file_sha256(path / rundir.WEIGHTS), "run")
     elif path.suffix == ".keras":
         from emt.numerics.model import load_keras_file  # the only TensorFlow import in verify
+
+        _check_keras_file(path)
 
         weights = load_keras_file(path)
         subject = Subject(path, weights, None, file_sha256(path), "keras-file")

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from emt.theory.safe_io import check_output_path
+
 __all__ = ["register"]
 
 
@@ -44,7 +46,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from emt.experiments.sweep_config import load_sweep_config
 
     config = load_sweep_config(args.config)
-    out = Path(args.out) if args.out else Path("sweeps") / config.name
+    out = check_output_path(Path(args.out) if args.out else Path("sweeps") / config.name)
     summary = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
                         stream=_progress_stream(args))
     print(f"sweep {config.name!r}: {summary.line()}; records under {out / 'runs'}")
@@ -58,7 +60,8 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce import load_profile, table1
 
     load_profile(args.profile)  # validate before anything runs or is written
-    out = Path(args.out) if args.out else Path("results") / f"table1-{args.profile}"
+    out = check_output_path(Path(args.out) if args.out
+                            else Path("results") / f"table1-{args.profile}")
     doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
                  run=not args.aggregate_only, reverify=args.reverify,
                  stream=_progress_stream(args))
@@ -72,8 +75,8 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     from emt.experiments.input_phase import input_phase, input_phase_configs
 
     input_phase_configs(args.profile, args.seeds)  # validate first
-    out = (Path(args.out) if args.out
-           else Path("results") / f"table1-{args.profile}" / "input-phase")
+    out = check_output_path(Path(args.out) if args.out
+                            else Path("results") / f"table1-{args.profile}" / "input-phase")
     doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
                       run=not args.aggregate_only, seeds=args.seeds,
                       stream=_progress_stream(args))
@@ -85,7 +88,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce_figures import reproduce_figures
 
     sweep = Path(args.sweep) if args.sweep else Path("results") / "table1-quick"
-    out = Path(args.out) if args.out else sweep / "figures"
+    out = check_output_path(Path(args.out) if args.out else sweep / "figures")
     written = reproduce_figures(sweep, out, second_task=args.task)
     for path in written:
         print(f"wrote {path}")

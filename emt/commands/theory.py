@@ -205,8 +205,11 @@ def write_documents(docs: dict[str, str], out: Path) -> list[str]:
 
 def run_derive(args: argparse.Namespace) -> int:
     from emt.theory.documents import build_documents
+    from emt.theory.safe_io import check_output_path
 
     out = _validated_out(args.out)
+    if not args.check:
+        check_output_path(out)  # writable, before the derivations run
     docs = build_documents()  # every step is checked here, before anything is written
     if args.check:
         drift = compare_documents(docs, out)

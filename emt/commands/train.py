@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--task-file", metavar="FILE", help="a task description file")
     src.add_argument("--resume", metavar="RUN_DIR",
                      help="continue an interrupted (or extend a finished) run from its checkpoint")
-    p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (new or empty)")
+    p.add_argument("--out", metavar="RUN_DIR",
+                   help="run directory to create (new or empty; an existing run is refused: "
+                   "continue or extend it with --resume)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size N_h (default 128)")
     p.add_argument("--seed", type=int, default=None, help="seed for everything (default 1)")
     p.add_argument("--linear", action="store_true", help="linear activation instead of tanh")
@@ -56,6 +58,7 @@ def _load_task(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     from emt.numerics.train import TrainConfig, resume_run, train
+    from emt.theory.safe_io import check_output_path
 
     quiet = bool(args.quiet)
     if args.resume is not None:
@@ -75,7 +78,9 @@ def run_train(args: argparse.Namespace) -> int:
                   if getattr(args, n) is not None}
         config = TrainConfig(task=task, activation="linear" if args.linear else "tanh",
                              stop_when_learned=bool(args.stop_when_learned), **params)
-        result = train(config, args.out, progress=not quiet)
+        check_output_path(args.out)
+        # fresh: --out must be new or empty; an existing run is continued only by --resume
+        result = train(config, args.out, progress=not quiet, fresh=True)
     m = result.metrics
     print(f"{result.config.task.label}: test accuracy {m['test_accuracy']:.4f} at H = "
           f"{m['test_horizon']} after {m['steps_done']} steps (final H {m['final_horizon']}, "

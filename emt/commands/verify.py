@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
+from emt.theory.limits import check_at_most
+from emt.theory.safe_io import check_output_path
 from emt.verify.basis import GROUNDINGS
 from emt.verify.report import FORMATS, Report
 
@@ -107,10 +108,11 @@ def run_verify(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
     if args.horizon < 1:
         raise ValueError(f"--horizon must be >= 1; got {args.horizon}")
+    check_at_most("--horizon", args.horizon, "MAX_HORIZON")
     if args.format == "html" and args.out is None:
         raise ValueError("--format html writes files: give --out DIR")
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out}: exists and is not a directory")
+    if args.out is not None:
+        check_output_path(args.out)  # writable, checked before any work
     task = _task_from_args(args)
     subjects = [load_subject(path, task) for path in args.subjects]
     for subj in subjects:
@@ -152,9 +154,9 @@ def run_demo(args: argparse.Namespace) -> int:
         raise ValueError(f"--hidden must be >= s*d = 16; got {args.hidden}")
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1; got {args.steps}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a directory")
+    check_at_most("--hidden", args.hidden, "MAX_HIDDEN")
+    check_at_most("--steps", args.steps, "MAX_STEPS")
+    out = check_output_path(args.out)
     task = get(DEMO_TASK)
 
     print(f"== 1. theory: the binding circuit for {task.label} (s = {task.s}, d = {task.d})")

@@ -65,7 +65,8 @@ def test_out_dir_that_is_not_a_run_of_the_same_config_exits_2(tmp_path, capsys) 
     assert main(["train", "--task", "repeat-copy-3", *TINY, "--out", str(run)]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main(["train", "--task", "repeat-copy-4", *TINY, "--out", str(run)]) == 2
-    assert "different configuration (task" in capsys.readouterr().err
+    err = capsys.readouterr().err  # an existing run is continued only by --resume
+    assert "holds a run already" in err and f"emt train --resume {run}" in err
     assert main(["train", "--task", "repeat-copy-3", *TINY, "--seed", "2", "--out",
                  str(run)]) == 2
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before

@@ -1,0 +1,114 @@
+"""An exclusive lock on a run directory: ``RUN_DIR/.lock`` holding the owner's pid and host.
+
+Two writers of one run directory would interleave their files (one run's ``model.json`` next
+to the other's ``weights.npz``), and both would report success.  Every writer takes the lock
+first; a second one gets a ``RunLockedError`` (a ``ValueError``: exit status 2) naming the
+holder.
+
+The lock file is created with ``O_CREAT | O_EXCL`` (atomic on local and NFSv3+ filesystems)
+and holds one JSON line ``{"pid", "host", "since"}``.  A lock is *stale* when its host is this
+host and its pid is no longer alive (a writer killed with SIGKILL): it is removed and taken.
+A lock from another host cannot be checked from here; the refusal says which host and pid hold
+it, and that deleting the file is safe once that process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["LOCK_FILE", "RunLockedError", "acquire", "release", "locked", "holder"]
+
+LOCK_FILE = ".lock"
+
+
+class RunLockedError(ValueError):
+    """The run directory is locked by another live writer."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def holder(run_dir: str | os.PathLike) -> dict | None:
+    """The lock's content (``pid``, ``host``, ``since``), ``{}`` if unreadable, or ``None`` when
+    the directory is not locked."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return {}
+    try:
+        data = json.loads(text[:4096])
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_stale(info: dict) -> bool:
+    pid, host = info.get("pid"), info.get("host")
+    if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool):
+        return False
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+def acquire(run_dir: str | os.PathLike) -> Path:
+    """Take the lock of an existing directory ``run_dir``; ``RunLockedError`` if another live
+    writer holds it (a stale lock of a dead process on this host is replaced)."""
+    path = Path(run_dir) / LOCK_FILE
+    payload = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                          "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
+    for _attempt in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            info = holder(run_dir)
+            if info is None:
+                continue  # released between our open and read: try again
+            if _is_stale(info):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            who = (f"process {info.get('pid')} on host {info.get('host')} (since "
+                   f"{info.get('since')})" if info else "an unknown process")
+            raise RunLockedError(
+                f"{run_dir}: locked by {who}, which is writing this run; wait for it, or "
+                f"delete {path} if that process is gone") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload + "\n")
+        return path
+    raise RunLockedError(f"{run_dir}: could not take the lock {path} (another writer keeps "
+                         "taking it)")
+
+
+def release(run_dir: str | os.PathLike) -> None:
+    """Remove the lock if this process holds it."""
+    info = holder(run_dir)
+    if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+        with contextlib.suppress(FileNotFoundError):
+            (Path(run_dir) / LOCK_FILE).unlink()
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """``with locked(run_dir):`` hold the lock for the block."""
+    path = acquire(run_dir)
+    try:
+        yield path
+    finally:
+        release(run_dir)

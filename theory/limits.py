@@ -1,0 +1,123 @@
+"""Resource limits: every bound the suite puts on its input, with the reason for its value.
+
+A tiny input can ask for an enormous computation: a 46-byte task file with ``s = 10**18``, an F
+entry ``"1e999999999"`` (a billion-digit integer), a 3 MB ``.npz`` whose arrays inflate to
+gigabytes, ``--horizon 1000000000``.  Each limit below is checked *before* the allocation or
+computation it guards, and a refusal is a ``ValueError`` (exit status 2 on the command line)
+that names the value, the limit and, where raising it is reasonable, how to raise it.
+
+Every limit can be raised through an environment variable ``EMT_LIMIT_<NAME>`` (for example
+``EMT_LIMIT_MAX_HIDDEN=8192``); that is the escape hatch for a bigger machine, not a default.
+The values are chosen well above everything the paper and the registered tasks need (the
+paper: s = d = 8, so 64 slots; N_h <= 128; H <= 200; 640 sweep jobs).
+
+This module sits in the lowest layer (``emt.theory``) so that every layer can import it; it
+imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "MAX_SLOTS", "MAX_F_ENTRIES", "MAX_ENTRY_DIGITS", "MAX_ENTRY_TEXT", "MAX_ID_BITS",
+    "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
+    "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "MAX_WORKERS",
+    "LIMITS", "limit", "check_at_most", "raise_hint",
+]
+
+# -- tasks ---------------------------------------------------------------------------------------
+# s*d, the size of the circuit's Phi.  The closed-form characteristic polynomial and spectrum
+# take about 1-2 s at s = d = 32 (1024 slots, benchmarks/RESULTS.md); the registered tasks use
+# at most 64.  Beyond this the symbolic work (and the N_h >= s*d networks) grow without bound:
+# `emt tasks --ids 100000 1 1 0 0` would ask for a 100,000 x 100,000 Phi.
+MAX_SLOTS = 1024
+# (s*d)*d exact entries of F are parsed and stored as sympy rationals (~1 us .. 10 us each);
+# 65,536 covers s = d = 32 with room to spare and keeps parsing well under a second.
+MAX_F_ENTRIES = 65_536
+# Decimal digits of an F entry's numerator and of its denominator.  Exact arithmetic on F is
+# polynomial in the digit count, but an entry like "1e999999999" is a billion digits (it hangs
+# the parser); 40 digits hold every float64 exactly as a decimal and any sensible fraction.
+MAX_ENTRY_DIGITS = 40
+# Characters of one F entry given as text (a fraction or decimal string), checked before the
+# text is parsed, so the exponent of "1e999999999" is never expanded.
+MAX_ENTRY_TEXT = 100
+# Bits of an id of the authors' encoding.  id1 needs at most MAX_SLOTS bits; id2 is a base-d
+# number of d digits (d * log2(d) <= 10,240 bits at d = 1024) and id3 needs d bits.
+MAX_ID_BITS = 16_384
+
+# -- networks and runs ---------------------------------------------------------------------------
+# Hidden size N_h.  Verification is O(N_h^3) (eigendecomposition, pseudo-inverses): 6 s at
+# N_h = 1024, so about 6 min at 4096 on the same core; one float64 W_hh is then 128 MiB.
+MAX_HIDDEN = 4096
+# Output-phase length H (verify --horizon, curriculum, test horizon).  Memory is linear in H
+# (batch 64 x H x N_h states when a rollout keeps them); the paper tests at H = 200, and 10,000
+# is 50 times that.
+MAX_HORIZON = 10_000
+# Sequences per training batch (the paper: 64).  Memory is batch x H x N_h per step.
+MAX_BATCH = 4096
+# Training steps of one run.  The run's history grows with steps / history_every; the paper
+# trains 20,000 steps; 10,000,000 is 500 times that (days of CPU time at the measured speed).
+MAX_STEPS = 10_000_000
+
+# -- files ---------------------------------------------------------------------------------------
+# Elements of one array in a weights or checkpoint file: a MAX_HIDDEN x MAX_HIDDEN W_hh.
+MAX_ARRAY_ELEMENTS = MAX_HIDDEN * MAX_HIDDEN
+# Arrays in one .npz (ours hold at most ~15: weights, biases, Adam moments, meta).
+MAX_NPZ_MEMBERS = 64
+# Uncompressed bytes of all arrays of one .npz, read from the zip directory and the .npy
+# headers before anything is decompressed: a compressed archive can inflate 1000-fold.
+# Four float64 MAX_HIDDEN^2 matrices (weights plus Adam's two moments, and a margin).
+MAX_NPZ_BYTES = 4 * MAX_ARRAY_ELEMENTS * 8
+# Bytes of a text input (task file, sweep config, model.json, record.json).  The largest
+# legitimate one is a task file at MAX_F_ENTRIES entries (~2 MB as fraction strings) or a
+# model.json with a long history (~100 bytes per record).
+MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024
+# Nesting depth of JSON/TOML containers.  Our formats nest at most 5 deep; Python's parsers
+# recurse once per level and crash (RecursionError) near 1000.
+MAX_NESTING = 64
+
+# -- sweeps --------------------------------------------------------------------------------------
+# Jobs in one sweep, counted from the grid before any job is expanded or validated.  The
+# paper's grid is 640 jobs; validating a job costs ~1 ms, and each is minutes of training.
+MAX_SWEEP_JOBS = 10_000
+
+# Worker processes of a LocalCluster started by `emt sweep --workers N` on this machine (each
+# holds its own TensorFlow, a few hundred MB): far beyond any single machine's useful count.
+MAX_WORKERS = 256
+
+LIMITS: dict[str, int] = {
+    name: globals()[name] for name in __all__ if name.startswith("MAX_")
+}
+
+
+def limit(name: str) -> int:
+    """The value of limit ``name`` (e.g. ``"MAX_HIDDEN"``): ``EMT_LIMIT_<NAME>`` from the
+    environment if set (a positive integer), else the default above."""
+    if name not in LIMITS:
+        raise KeyError(f"unknown limit {name!r}")
+    raw = os.environ.get(f"EMT_LIMIT_{name}")
+    if raw is None:
+        return LIMITS[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"EMT_LIMIT_{name} must be a positive integer; got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"EMT_LIMIT_{name} must be a positive integer; got {value}")
+    return value
+
+
+def raise_hint(name: str) -> str:
+    """The sentence every refusal ends with: how to raise limit ``name``."""
+    return f"raise it with EMT_LIMIT_{name}=N if you mean it"
+
+
+def check_at_most(what: str, value: int, name: str) -> int:
+    """Return ``value`` if it is at most limit ``name``; else ``ValueError`` naming ``what``,
+    the value, the limit and how to raise it."""
+    cap = limit(name)
+    if value > cap:
+        raise ValueError(f"{what} = {value} is above the limit {cap} ({name}; "
+                         f"{raise_hint(name)})")
+    return value
