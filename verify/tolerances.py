@@ -80,9 +80,9 @@ _DEFINITIONS = (
         "128 T1-T4 of table1-quick, N_h 64 staggered-4): nets that solve their task 0.989-1.000; "
         "the constructed circuit 1 - 1e-15; nets that fail their task or are judged against "
         "another one 0.24-0.85, untrained 0.09-0.20, circuits on tasks their input phase cannot "
-        "write (T2-T4, staggered-4, fibonacci-2) 0.26-0.75, a one-hot lookup net 1/3 (exact). "
-        "0.95 leaves a margin of 4 points below the worst passing net and 10 above the best "
-        "failing one.",
+        "write (T2-T4, staggered-4, fibonacci-2) 0.26-0.75, one-hot lookup nets that solve "
+        "s = 2 tasks exactly 0.19-0.32. 0.95 leaves a margin of 4 points below the worst "
+        "passing net and 10 above the best failing one.",
     ),
     Tolerance(
         "effective.rank_gap", 1.0,

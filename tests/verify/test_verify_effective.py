@@ -104,3 +104,68 @@ def test_same_seed_same_result_and_bad_input_named() -> None:
         run_effective(init_weights(16, 2, seed=3), task, resolve())  # weights, not a Dynamics
     with pytest.raises(ValueError, match="seed"):
         run_effective(model, task, resolve(), seed=-1)
+
+
+class LookupDynamics:
+    """A hand-built network that solves a signed-copy task by table lookup: its state is the
+    one-hot code of the sequence read so far (a prefix during the input phase, then the window),
+    ``step`` snaps the state to its largest entry and moves to the next code, ``readout`` is the
+    newest vector of the code.  It is exact on its task, but its state is not a linear image of
+    the window (one-hot codes of the 2^n windows span 2^n dimensions, the window n)."""
+
+    cell = "lookup"
+
+    def __init__(self, task: TaskSpec) -> None:
+        self.task = task
+        s, d = task.s, task.d
+        self.codes: list[tuple[float, ...]] = [()]
+        for k in range(1, s + 1):  # every prefix of length k of +-1 vectors
+            grid = np.array(np.meshgrid(*[[-1.0, 1.0]] * (k * d), indexing="ij"))
+            self.codes += [tuple(c) for c in grid.reshape(k * d, -1).T]
+        self.index = {c: i for i, c in enumerate(self.codes)}
+        self.d_in = self.d_out = d
+        self.state_dim = len(self.codes)
+        self.R = np.array([c[-d:] if c else (0.0,) * d for c in self.codes])  # newest vector
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        out = np.zeros((batch, self.state_dim))
+        out[:, 0] = 1.0
+        return out
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        s, d = self.task.s, self.task.d
+        F = self.task.F_numeric()
+        out = np.zeros_like(state)
+        for b, i in enumerate(np.argmax(state, axis=1)):
+            code = self.codes[i]
+            if len(code) < s * d:  # input phase: append the input's signs
+                nxt = code + tuple(np.where(u[b] >= 0, 1.0, -1.0))
+            else:  # output phase: the task's next window
+                w = np.array(code)
+                nxt = tuple(w[d:]) + tuple(w @ F)
+            out[b, self.index[nxt]] = 1.0
+        return out
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        return state @ self.R
+
+
+# staggered-2: x_0(t) = x_0(t-1), x_1(t) = x_1(t-2) (one dead slot)
+STAGGERED_2 = TaskSpec(2, 2, [[0, 0], [0, 1], [1, 0], [0, 0]], name="staggered-2")
+
+
+@pytest.mark.parametrize("task", [repeat_copy(2, 1), repeat_copy(2, 2), STAGGERED_2],
+                         ids=lambda t: t.label)
+def test_lookup_network_solves_its_task_but_fails_the_effective_claim(task: TaskSpec) -> None:
+    from emt.numerics.data import continue_sequence
+    from emt.numerics.dynamics import rollout_dynamics
+
+    model = LookupDynamics(task)
+    rng = np.random.default_rng(0)
+    window = rng.choice([-1.0, 1.0], size=(64, task.s, task.d))
+    inputs = np.concatenate([window, np.zeros((64, 40, task.d))], axis=1)
+    _, y = rollout_dynamics(model, inputs)
+    assert np.array_equal(y[:, task.s:], continue_sequence(task, window, 40))  # solves it
+    ok, checks = _verdict(model, task)
+    assert not ok and not checks["effective.embedding"].passed
+    assert checks["effective.embedding"].value < 0.5
