@@ -169,3 +169,34 @@ def test_lookup_network_solves_its_task_but_fails_the_effective_claim(task: Task
     ok, checks = _verdict(model, task)
     assert not ok and not checks["effective.embedding"].passed
     assert checks["effective.embedding"].value < 0.5
+
+
+class StackedStateDynamics:
+    """The constructed circuit seen through a two-part state x = (h, c) with c = -2 h, as an
+    LSTM-like cell would present it: the checks must find the same circuit."""
+
+    cell = "stacked"
+
+    def __init__(self, weights: RNNWeights) -> None:
+        self.w = weights
+        self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, 2 * weights.n_hidden
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        h = state[:, : self.w.n_hidden] @ self.w.W_hh.T + u @ self.w.W_uh.T
+        return np.concatenate([h, -2.0 * h], axis=1)
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        return state[:, : self.w.n_hidden] @ self.w.W_hy.T
+
+
+def test_any_cell_with_a_linear_embedding_passes_and_gain_is_explained() -> None:
+    task = get("repeat-copy-3")
+    a = effective_analysis(StackedStateDynamics(_circuit(task, 12)), task, resolve(), seed=1)
+    assert all(c.passed for c in a.checks)
+    assert "mean_gain" not in a.descriptors and "tanh output" in a.notes["gain"]
+    # |lambda| = 1 modes: exponent 0, up to the finite-time bias log(cond) / LYAPUNOV_STEPS of
+    # the non-orthogonal (h, -2 h) embedding (log(sqrt 5 cond Psi) / 50 < 0.05)
+    assert a.descriptors["lyapunov_1"] == pytest.approx(0.0, abs=0.05)
