@@ -105,7 +105,7 @@ def _drive(model: Dynamics, window: np.ndarray, steps: int) -> np.ndarray:
     ``window`` followed by ``steps`` zero inputs."""
     B, s, d = window.shape
     inputs = np.concatenate([window, np.zeros((B, steps, d))], axis=1)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # an overflowing model is judged, not warned about
         states, _ = rollout_dynamics(model, inputs)
     return states
 
@@ -164,6 +164,32 @@ class TrajectoryData:
     live: np.ndarray
 
 
+def _probe(model: Dynamics, subject: str) -> None:
+    """Call the model once on a 2-sequence batch and check the shapes it returns, so that a
+    model that does not keep the `Dynamics` contract is one clear ``ValueError``."""
+    for name in ("d_in", "d_out", "state_dim"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{subject}: model.{name} must be a positive integer; got {value!r}")
+    D = int(model.state_dim)
+    try:
+        x = np.asarray(model.initial_state(2), dtype=np.float64)
+        if x.shape != (2, D):
+            raise ValueError(f"initial_state(2) has shape {x.shape}, expected (2, {D})")
+        nxt = np.asarray(model.step(x, np.zeros((2, model.d_in))), dtype=np.float64)
+        if nxt.shape != (2, D):
+            raise ValueError(f"step returns shape {nxt.shape}, expected (2, {D})")
+        y = np.asarray(model.readout(nxt), dtype=np.float64)
+        if y.shape != (2, model.d_out):
+            raise ValueError(f"readout returns shape {y.shape}, expected (2, {model.d_out})")
+    except Exception as exc:  # a user's model: report what went wrong in one line
+        raise ValueError(f"{subject}: the model does not keep the Dynamics contract: "
+                         f"{exc}") from None
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(nxt)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{subject}: the model's initial state, first step or readout is not "
+                         "finite")
+
+
 class EffectiveAnalysis:
     """Every effective check and descriptor for one model and task, each computed once on first
     use.  ``checks`` and ``descriptors`` are what `run_effective` returns; ``trajectory`` holds the
@@ -183,6 +209,7 @@ class EffectiveAnalysis:
         for name, value, low in (("seed", seed, 0), ("horizon", horizon, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        _probe(model, subject)
         self.model, self.task, self.subject = model, task, subject
         self.seed, self.horizon = int(seed), int(horizon)
         self.tol = {name: float(t.value) for name, t in DEFAULTS.items()
@@ -218,11 +245,23 @@ class EffectiveAnalysis:
         z, x = self.fit_data
         zh, xh = self.heldout_data
         r, gap = self.live.rank, self.tol["effective.rank_gap"]
-        ok = bool(np.all(np.isfinite(x)) and np.all(np.isfinite(xh)))
-        if not ok:
-            D = self.model.state_dim
-            return EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
-                                gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        D = self.model.state_dim
+        failed = EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
+                              gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
+            return failed
+        with np.errstate(all="ignore"):  # huge but finite states: judged below, not warned
+            fit = self._fit(z, x, zh, xh)
+        ok = np.isfinite(fit.r2) and np.isfinite(fit.noise) and np.all(np.isfinite(fit.signal))
+        return fit if ok and np.all(np.isfinite(fit.A_pinv)) else failed
+
+    def _fit(self, z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray
+             ) -> EmbeddingFit:
+        r, gap = self.live.rank, self.tol["effective.rank_gap"]
+        if not np.all(np.isfinite(np.sum(x**2))):
+            return EmbeddingFit(np.zeros((x.shape[1], r)), np.zeros((r, x.shape[1])),
+                                float("nan"), np.zeros(r), 0.0, 0, gap, self.t0,
+                                self.fit_steps, len(z), len(zh), zh, False)
         A = np.linalg.lstsq(z, x, rcond=None)[0].T  # (state_dim, r)
         resid = xh - zh @ A.T
         centred = xh - xh.mean(axis=0)
@@ -272,11 +311,13 @@ class EffectiveAnalysis:
     def step_error(self) -> float:
         f = self.fit
         z = f.z_heldout
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             nxt = self.model.step(z @ f.A.T, np.zeros((len(z), self.model.d_in)))
             decoded = nxt @ f.A_pinv.T
-        target = z @ self.live.phi_live.T
-        return float(np.linalg.norm(decoded - target) / max(np.linalg.norm(target), 1e-300))
+            target = z @ self.live.phi_live.T
+            err = float(np.linalg.norm(decoded - target)) / max(float(np.linalg.norm(target)),
+                                                                1e-300)
+        return err if np.isfinite(err) else float("inf")
 
     def check_step(self) -> CheckResult:
         name = "effective.step"
@@ -294,7 +335,7 @@ class EffectiveAnalysis:
         s, d = task.s, task.d
         window = _random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
         z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
                                          state_init=z0 @ f.A.T, keep=(TRACK_SEQUENCES, H))
         target = continue_sequence(task, window, H)
@@ -302,10 +343,11 @@ class EffectiveAnalysis:
             return 0.0, float("inf"), float("inf")
         acc = decided_sign_accuracy(y, target)
         w = _sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
-        predicted = self.live.of_windows(w) @ f.A.T
-        num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
-        den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
-        per_t = num / den
+        with np.errstate(all="ignore"):  # overflowing norms read as an infinite error
+            predicted = self.live.of_windows(w) @ f.A.T
+            num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
+            den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
+            per_t = np.where(np.isfinite(num / den), num / den, np.inf)
         return acc, float(np.max(per_t)), float(np.mean(per_t))
 
     def check_loaded_state(self) -> CheckResult:
@@ -331,7 +373,7 @@ class EffectiveAnalysis:
         steps = max(self.t0 - s + 1 + TRAJECTORY_STEPS, PLOT_PERIODS * s)
         states = _drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
         truth = _sequence_windows(task, window, steps) @ self.live.projector.T
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             decoded = (states @ f.A_pinv.T) @ self.live.basis.T
         first = self.t0 - s + 1
         span = slice(first, first + TRAJECTORY_STEPS)
@@ -339,16 +381,17 @@ class EffectiveAnalysis:
         b = decoded[:, span].reshape(-1, task.n_slots)
         live = np.std(truth.reshape(-1, task.n_slots), axis=0) > 1e-9
         corrs = []
-        for j in np.flatnonzero(live):
-            u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
-            nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-            corrs.append(float(u @ v / (nu * nv)) if nu > 0 and nv > 0 and np.isfinite(nv)
-                         else 0.0)
+        with np.errstate(all="ignore"):
+            for j in np.flatnonzero(live):
+                u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
+                nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+                corr = float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 0.0
+                corrs.append(corr if np.isfinite(corr) else 0.0)
         # multi-step shift along the real trajectory: decoded(t+1) against Phi decoded(t)
-        z = states[:, span] @ f.A_pinv.T
-        with np.errstate(over="ignore", invalid="ignore"):
-            shift = np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T) / max(
-                np.linalg.norm(z[:, 1:]), 1e-300)
+        with np.errstate(all="ignore"):
+            z = states[:, span] @ f.A_pinv.T
+            shift = float(np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T)) / max(
+                float(np.linalg.norm(z[:, 1:])), 1e-300)
         plot_len = PLOT_PERIODS * s + 1
         data = TrajectoryData(np.arange(s - 1, s - 1 + plot_len), decoded[0, :plot_len],
                               truth[0, :plot_len], s, d, live)
@@ -390,7 +433,7 @@ class EffectiveAnalysis:
         if not np.all(np.isfinite(x)):
             self.notes["gain"] = "states not finite"
             return {}
-        if cell == "rnn" and act == "tanh":
+        if cell == "rnn" and act == "tanh":  # states in (-1, 1): nothing to overflow
             return {"mean_gain": float(np.mean(1.0 - x**2)),
                     "saturated_fraction": float(np.mean(np.abs(x) > SATURATION))}
         if cell == "rnn" and act == "linear":
@@ -413,7 +456,7 @@ class EffectiveAnalysis:
         total = np.zeros((LYAPUNOV_TRAJECTORIES, k))
         n_traj = LYAPUNOV_TRAJECTORIES
         zeros = np.zeros((n_traj * (2 * k + 1), d_in))
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(all="ignore"):
             for step in range(LYAPUNOV_BURN_IN + LYAPUNOV_STEPS):
                 eps = FD_STEP * np.maximum(1.0, np.linalg.norm(x, axis=1))  # (T,)
                 probes = eps[:, None, None] * np.swapaxes(V, 1, 2)  # (T, k, D)

@@ -200,3 +200,52 @@ def test_any_cell_with_a_linear_embedding_passes_and_gain_is_explained() -> None
     # |lambda| = 1 modes: exponent 0, up to the finite-time bias log(cond) / LYAPUNOV_STEPS of
     # the non-orthogonal (h, -2 h) embedding (log(sqrt 5 cond Psi) / 50 < 0.05)
     assert a.descriptors["lyapunov_1"] == pytest.approx(0.0, abs=0.05)
+
+
+class WeakSlotDynamics(StackedStateDynamics):
+    """The circuit with one live slot embedded 1000x weaker than the others, plus an extra
+    state unit that holds a nonlinear function of the state (size 0.05): the readout still
+    decodes every slot (the extra unit is outside range(Psi)), R^2 stays near 1, but the weak
+    slot moves the state less than the unexplained part does, so the numerical rank is r - 1."""
+
+    def __init__(self, weights: RNNWeights) -> None:
+        super().__init__(weights)
+        self.state_dim = weights.n_hidden + 1
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        h = state[:, : self.w.n_hidden] @ self.w.W_hh.T + u @ self.w.W_uh.T
+        extra = 0.05 * np.tanh(3.0 * h.sum(axis=1, keepdims=True)) ** 2
+        return np.concatenate([h, extra], axis=1)
+
+
+def test_rank_part_of_the_embedding_check_can_fail_alone() -> None:
+    task = get("repeat-copy-3")
+    psi = random_psi(task, 12, np.random.default_rng(0))
+    psi[:, 0] *= 1e-3  # the oldest slot of dimension 0, barely embedded
+    c = Circuit(task, psi)
+    model = WeakSlotDynamics(RNNWeights(c.w_uh, c.w_hh, c.w_hy, activation="linear"))
+    a = effective_analysis(model, task, resolve(), seed=0)
+    emb = a.check_embedding()
+    assert emb.value > 0.99 and emb.metrics["rank"] == 8 and not emb.passed
+    assert a.check_loaded_state().value == 1.0  # the task itself is still solved
+
+
+class BrokenDynamics(StackedStateDynamics):
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return state[:, :3]
+
+
+class OverflowingDynamics(StackedStateDynamics):
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return 1e30 * (state + np.concatenate([u, u, np.zeros((len(u), self.state_dim - 2 * len(
+            u[0])))], axis=1)) + 1.0
+
+
+def test_broken_and_overflowing_models() -> None:
+    task = repeat_copy(2, 1)
+    w = _circuit(task, 4)
+    with pytest.raises(ValueError, match="step returns shape"):
+        run_effective(BrokenDynamics(w), task, resolve())
+    checks, descriptors = run_effective(OverflowingDynamics(w), task, resolve())
+    assert all(c.passed is False and np.isfinite(c.value) for c in checks)
+    assert all(np.isfinite(v) for v in descriptors.values())
