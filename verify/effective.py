@@ -59,7 +59,7 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
 from emt.theory.tasks import TaskSpec
 from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
-from emt.verify.tolerances import DEFAULTS
+from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
            "TrajectoryData", "EFFECTIVE_CHECKS"]
@@ -212,9 +212,10 @@ class EffectiveAnalysis:
         _probe(model, subject)
         self.model, self.task, self.subject = model, task, subject
         self.seed, self.horizon = int(seed), int(horizon)
-        self.tol = {name: float(t.value) for name, t in DEFAULTS.items()
-                    if name.startswith("effective.")}
-        self.tol.update({k: float(v) for k, v in tol.items() if k.startswith("effective.")})
+        # the effective bounds, validated by name and value; other names belong to other checks
+        self.tol = {k: v for k, v in resolve({k: v for k, v in tol.items()
+                                              if k.startswith("effective.")}).items()
+                    if k.startswith("effective.")}
         self.live: LiveCoordinates = live_coordinates(task)
         self.nu = nilpotent_index(task)
         self.t0 = task.s - 1 + max(self.nu, 1)
