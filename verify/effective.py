@@ -67,7 +67,7 @@ __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "Embeddin
 EFFECTIVE_CHECKS = ("effective.embedding", "effective.step", "effective.loaded_state",
                     "effective.trajectory")
 
-FIT_SEQUENCES = 96  # sequences whose states fit the embedding (>= 12 r states for T1)
+FIT_SEQUENCES = 96  # sequences whose states fit the embedding (24 r states for T1)
 HELDOUT_SEQUENCES = 48  # fresh sequences that score it (and feed effective.step)
 LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
