@@ -13,7 +13,8 @@ Data: sequences drawn from ``seed`` are driven from ``x(-1) = initial_state`` th
 phase; the states at ``t = t0 .. t0 + L - 1`` with ``t0 = s - 1 + max(nu, 1)`` (``nu``: the
 nilpotent index of Phi, after which the window's dead part has vanished, `theory.effective.
 nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states; two thirds of
-the sequences fit, the rest are held out.
+the sequences fit, the rest are held out (96 + 48 sequences, more when ``8 r`` distinct windows
+need them).
 
 Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
 
@@ -67,8 +68,8 @@ __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "Embeddin
 EFFECTIVE_CHECKS = ("effective.embedding", "effective.step", "effective.loaded_state",
                     "effective.trajectory")
 
-FIT_SEQUENCES = 96  # sequences whose states fit the embedding (24 r states for T1)
-HELDOUT_SEQUENCES = 48  # fresh sequences that score it (and feed effective.step)
+FIT_SEQUENCES = 96  # sequences whose states fit the embedding, at least (24 r states for T1)
+SAMPLES_PER_SLOT = 8  # more sequences when needed: 8 r distinct windows (min(L, s) a sequence)
 LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
 TRAJECTORY_SEQUENCES = 32
@@ -220,6 +221,10 @@ class EffectiveAnalysis:
         self.nu = nilpotent_index(task)
         self.t0 = task.s - 1 + max(self.nu, 1)
         self.fit_steps = max(2 * task.s, 4)
+        # a window recurs at most every s steps (repeat copy), so a sequence adds min(L, s)
+        # distinct windows; the fit needs many more windows than its r unknowns per unit
+        distinct = min(self.fit_steps, task.s)
+        self.fit_sequences = max(FIT_SEQUENCES, -(-SAMPLES_PER_SLOT * self.live.rank // distinct))
         self.notes: dict[str, str] = {}
 
     # -- data ------------------------------------------------------------------------------
@@ -235,11 +240,11 @@ class EffectiveAnalysis:
 
     @cached_property
     def fit_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(FIT_SEQUENCES, _FIT_TAG)
+        return self._reachable(self.fit_sequences, _FIT_TAG)
 
     @cached_property
     def heldout_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(HELDOUT_SEQUENCES, _HELDOUT_TAG)
+        return self._reachable(self.fit_sequences // 2, _HELDOUT_TAG)
 
     @cached_property
     def fit(self) -> EmbeddingFit:
