@@ -72,10 +72,10 @@ FIT_SEQUENCES = 96  # sequences whose states fit the embedding, at least (24 r s
 SAMPLES_PER_SLOT = 8  # more sequences when needed: 8 r distinct windows (min(L, s) a sequence)
 LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
-TRAJECTORY_SEQUENCES = 32
+TRAJECTORY_SEQUENCES = 16  # x 50 steps: 800 samples per slot correlation
 TRAJECTORY_STEPS = 50  # output steps scored by effective.trajectory
 PLOT_PERIODS = 3  # output steps shown by the Figure 3 data, in multiples of s
-LYAPUNOV_TRAJECTORIES = 4
+LYAPUNOV_TRAJECTORIES = 2
 LYAPUNOV_BURN_IN = 10  # steps that align the frame with the top directions before averaging
 LYAPUNOV_STEPS = 50  # finite-time estimate: off by up to log(cond(embedding)) / 50 per step
 LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
