@@ -254,3 +254,14 @@ def test_broken_and_overflowing_models() -> None:
     checks, descriptors = run_effective(OverflowingDynamics(w), task, resolve())
     assert all(c.passed is False and np.isfinite(c.value) for c in checks)
     assert all(np.isfinite(v) for v in descriptors.values())
+
+
+def test_lyapunov_exponents_of_the_fibonacci_circuit() -> None:
+    """x(t) = x(t-1) + x(t-2): Phi has eigenvalues (1 +- sqrt 5) / 2, each twice (d = 2), so the
+    exponents are +-log of the golden ratio; finite-time bias log(cond Psi) / 50 < 0.05."""
+    task = get("fibonacci-2")
+    a = effective_analysis(ElmanDynamics(_circuit(task, 8)), task, resolve(), seed=0)
+    golden = np.log((1 + np.sqrt(5)) / 2)
+    lyap = [a.descriptors[f"lyapunov_{i}"] for i in range(1, 5)]
+    assert lyap == pytest.approx([golden, golden, -golden, -golden], abs=0.05)
+    assert a.descriptors["mean_gain"] == 1.0 and "linear" in a.notes["gain"]
