@@ -16,7 +16,8 @@ nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states;
 the sequences fit, the rest are held out (96 + 48 sequences, more when ``8 r`` distinct windows
 need them).
 
-Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
+Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`, whose reasons
+quote the values that ``python -m benchmarks.effective_calibration`` prints):
 
 * ``effective.embedding``: least squares ``x ~ A z`` (``A = Psi_eff Q``, no intercept: the zero
   window is the zero state), held-out ``R^2 = 1 - |x - A z|^2 / |x - mean x|^2``; and the
