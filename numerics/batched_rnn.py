@@ -115,8 +115,24 @@ class BatchedRNN:
 
     # -- the step ---------------------------------------------------------------------------
     def _loss_and_grads(self, u: Any, target: Any, horizons: Any) -> tuple[Any, Any, dict]:
-        """Per-member loss and accuracy ``(K,)`` and gradients, by the hand-written BPTT of
-        `RawRNN._loss_and_grads` with a model axis and the padding mask described above."""
+        """Per-member loss and accuracy ``(K,)`` and gradients: the hand-written BPTT of
+        `RawRNN._loss_and_grads` with a model axis and the padding mask described above.
+
+        Every product is a batched matmul over the model axis taken inside the two time loops
+        (rows are batch entries, ``(K, B, .)`` per step):
+
+            forward,  t = 0..T-1:  h(t) = act(h(t-1) W_hh^T + u(t) W_uh^T),  y(t) = h(t) W_hy^T
+            backward, t = T-1..0:  delta(t) = (e(t) W_hy + delta(t+1) W_hh) * act'(h(t))
+                                   dW_hh += delta(t+1)^T h(t),  dW_uh += delta(t)^T u(t),
+                                   dW_hy += e(t)^T h(t)
+
+        (``delta(T) = 0``, ``e(t) = 0`` for ``t < s``; the ``dW_hh`` sum pairs delta(t+1) with
+        h(t), i.e. sum_t delta(t)^T h(t-1) with h(-1) = 0).  Accumulating inside the loops
+        keeps every big ``(T, K, B, N_h)`` tensor time-major: contracting it over (t, b) after
+        the loop needs a model-major copy, and those transposes made the step 2-4x slower for
+        K = 8-32 here; with K networks per product the per-step op overhead that favours the
+        after-the-loop contraction for one network is spread over K.
+        """
         tf = self.tf
         tanh = self.activation == "tanh"
         W_uh, W_hh, W_hy = (self.vars[n] for n in _NAMES)
@@ -125,11 +141,16 @@ class BatchedRNN:
         x_t = tf.transpose(target, [2, 0, 1, 3])  # (H_max, K, B, d)
         shape = tf.shape(u)
         h0 = tf.zeros([shape[0], shape[1], tf.shape(W_hh)[1]], dtype=u.dtype)
+        y0 = tf.zeros([shape[0], shape[1], self.d_out], dtype=u.dtype)
         act = tf.tanh if tanh else tf.identity
-        hs = tf.scan(lambda h, x: act(tf.matmul(h, W_hh, transpose_b=True) + x),
-                     tf.einsum("tkbd,khd->tkbh", u_t, W_uh), initializer=h0)
-        h_out = hs[s:]
-        y = tf.einsum("tkbh,koh->tkbo", h_out, W_hy)
+
+        def forward(carry: Any, u_now: Any) -> Any:
+            h = act(tf.matmul(carry[0], W_hh, transpose_b=True)
+                    + tf.matmul(u_now, W_uh, transpose_b=True))
+            return h, tf.matmul(h, W_hy, transpose_b=True)
+
+        hs, ys = tf.scan(forward, u_t, initializer=(h0, y0))
+        y = ys[s:]
         # mask[t, k] = 1 for the member's own output steps t < H_k, 0 on the padding.
         valid = tf.range(tf.shape(x_t)[0])[:, None] < horizons[None, :]
         mask = tf.cast(valid, u.dtype)[:, :, None, None]
@@ -138,17 +159,22 @@ class BatchedRNN:
         loss = tf.reduce_sum(tf.square(err), axis=[0, 2, 3]) / count
         hits = tf.cast(tf.equal(y >= 0, x_t >= 0), u.dtype) * mask
         acc = tf.reduce_sum(hits, axis=[0, 2, 3]) / count
-        e = 2.0 * err / count[None, :, None, None]
-        g_h = tf.concat([tf.zeros_like(hs[:s]), tf.einsum("tkbo,koh->tkbh", e, W_hy)], 0)
-        if tanh:
-            deltas = tf.scan(lambda dn, ga: (ga[0] + tf.matmul(dn, W_hh)) * ga[1],
-                             (g_h, 1.0 - tf.square(hs)), initializer=h0, reverse=True)
-        else:
-            deltas = tf.scan(lambda dn, g: g + tf.matmul(dn, W_hh), g_h, initializer=h0,
-                             reverse=True)
-        grads = {"W_uh": tf.einsum("tkbi,tkbd->kid", deltas, u_t),
-                 "W_hh": tf.einsum("tkbi,tkbj->kij", deltas[1:], hs[:-1]),
-                 "W_hy": tf.einsum("tkbo,tkbh->koh", e, h_out)}
+        e = tf.concat([tf.zeros_like(ys[:s]), 2.0 * err / count[None, :, None, None]], 0)
+
+        def backward(carry: Any, elem: Any) -> Any:
+            d_next, g_hh, g_uh, g_hy = carry
+            e_now, h_now, u_now = elem
+            back = tf.matmul(e_now, W_hy) + tf.matmul(d_next, W_hh)
+            delta = back * (1.0 - tf.square(h_now)) if tanh else back
+            return (delta,
+                    g_hh + tf.matmul(d_next, h_now, transpose_a=True),
+                    g_uh + tf.matmul(delta, u_now, transpose_a=True),
+                    g_hy + tf.matmul(e_now, h_now, transpose_a=True))
+
+        zeros = (h0, tf.zeros_like(W_hh), tf.zeros_like(W_uh), tf.zeros_like(W_hy))
+        # foldr: the backward loop keeps only its final carry (a scan would stack T copies).
+        _, g_hh, g_uh, g_hy = tf.foldr(backward, (e, hs, u_t), initializer=zeros)
+        grads = {"W_hh": g_hh, "W_uh": g_uh, "W_hy": g_hy}
         return loss, acc, grads
 
     def _train_step(self, u: Any, target: Any, horizons: Any, lr: Any, clip: Any,
