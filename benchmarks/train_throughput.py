@@ -218,7 +218,7 @@ def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
 
     def step() -> None:
         batches = [make_batch(task, BATCH, horizon, r) for r in rngs]
-        u = np.stack([b.inputs for b in batches])
+        u = np.stack([b.inputs[:, :task.s] for b in batches])
         x = np.stack([b.targets for b in batches])
         loss, acc = net.train_step(u, x, np.full(K, horizon, np.int32), 1e-3 * ones, ones,
                                    0.0 * ones)

@@ -228,10 +228,11 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
                 batches = [members[i].next_batch() for i in order]
                 Hs = np.array([b.targets.shape[1] for b in batches], np.int32)
                 H_max = int(Hs.max())
-                u = np.zeros((len(order), B, s + H_max, d), np.float32)
+                # The step takes the input windows (the output phase's inputs are zero) and
+                # the targets padded to the longest horizon (masked in the step).
+                u = np.stack([b.inputs[:, :s] for b in batches])
                 x = np.zeros((len(order), B, H_max, d), np.float32)
                 for pos, b in enumerate(batches):
-                    u[pos, :, : b.inputs.shape[1]] = b.inputs
                     x[pos, :, : b.targets.shape[1]] = b.targets
                 cfg = [members[i].config for i in order]
                 loss_t, acc_t = net.train_step(
