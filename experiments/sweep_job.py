@@ -51,6 +51,7 @@ THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
+    "EMT_TF_THREADS": "1",  # a group's step would otherwise take every core (one per worker)
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
 

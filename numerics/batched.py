@@ -40,8 +40,8 @@ from emt.numerics.train import (
     PROGRESS_EVERY_S,
     TrainResult,
     _check_out_dir,
-    _setup_tf,
     _StopFlag,
+    _threads_from_env,
     evaluate,
 )
 
@@ -195,7 +195,7 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
 
     t_start = time.monotonic()
     first = next(iter(members.values())).config
-    _setup_tf(first)
+    _setup_group_tf(first)
     order = list(members)  # member index at each position of the net
     net = BatchedRNN([init_weights(members[i].config.hidden, members[i].config.task.d,
                                    members[i].config.activation, members[i].config.seed)
@@ -280,6 +280,32 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
     group.wall_time_s = time.monotonic() - t_start
     if progress:
         _progress_line(members, order, group.model_steps, time.monotonic() - t_loop)
+
+
+def group_threads() -> int:
+    """TensorFlow threads for a group: ``EMT_TF_THREADS`` if set (0 = TensorFlow's default),
+    else every usable core.  Unlike one network's step (fastest on one thread), a group's
+    batched products split over the model axis: on the 2 shared cores here one process with
+    2 threads ran a group 1.6-1.8x faster than one thread, and faster than two 1-thread
+    processes with half the group each (benchmarks/RESULTS.md)."""
+    if "EMT_TF_THREADS" in os.environ:
+        return _threads_from_env()
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _setup_group_tf(config: TrainConfig) -> None:
+    import keras
+    import tensorflow as tf
+
+    from emt.numerics.tf_rnn import configure_threads
+
+    configure_threads(group_threads())
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def _finish(members: dict[int, _Member], order: list[int], done: list[int], net: Any,
