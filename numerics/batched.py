@@ -196,6 +196,9 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
     t_start = time.monotonic()
     first = next(iter(members.values())).config
     _setup_group_tf(first)
+    versions = rundir.library_versions()  # now with TensorFlow's, as a single run records
+    for m in members.values():
+        m.base_meta["versions"] = versions
     order = list(members)  # member index at each position of the net
     net = BatchedRNN([init_weights(members[i].config.hidden, members[i].config.task.d,
                                    members[i].config.activation, members[i].config.seed)

@@ -98,6 +98,7 @@ def test_run_directories_are_ordinary_and_a_killed_group_resumes_exactly(tmp_pat
     ours, theirs = (json.loads((p / rundir.MODEL_JSON).read_text())
                     for p in (tmp_path / "s1", tmp_path / "single"))
     assert set(ours) == set(theirs) and ours["config"] == theirs["config"]
+    assert ours["versions"] == theirs["versions"]
     assert ours["status"] == "finished" and ours["metrics"].keys() == theirs["metrics"].keys()
     assert ours["curriculum_advances"] == theirs["curriculum_advances"]
     assert sorted(p.name for p in (tmp_path / "s1").iterdir()) == sorted(
@@ -169,6 +170,7 @@ def test_bad_groups_are_refused_before_anything_is_written(tmp_path) -> None:
 
 # The learning bar of the single-run test (test sign accuracy at H = 200) and its budget: seeds
 # 1-3 of repeat-copy-3 with N_h 32 reach it by step ~1,700 alone (see test_numerics_train_learns).
+# Two members (about 2 minutes under load here, three took 3.3) keep the train tier short.
 LEARNED_ACCURACY = 0.99
 BUDGET = 3000
 
@@ -179,7 +181,7 @@ def test_every_member_of_a_group_learns() -> None:
     # (Seed 3 with threshold 0.9 was tried too: it reached H = 100 but only 0.88 at H = 200
     # within this budget; the threshold's effect, not the group's, which the 100-step test
     # holds to the single run.)
-    configs = [base, replace(base, seed=2, l2=1e-5), replace(base, seed=3)]
+    configs = [base, replace(base, seed=2, l2=1e-5)]
     group = train_group(configs, progress=False)
     for config, result in zip(configs, group.results, strict=True):
         assert result is not None, group.errors
