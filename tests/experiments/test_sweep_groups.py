@@ -80,3 +80,28 @@ def test_a_grouped_sweep_records_each_job_and_resumes_a_killed_group(tmp_path) -
         record = read_record(tmp_path / "runs" / job_key(job))
         assert record["status"] == "done" and record["attempt"] == 2
         assert record["group"]["size"] == 2
+
+
+def test_sweep_jobs_take_defaults_types_and_ranges_from_trainconfig() -> None:
+    from dataclasses import fields
+
+    from emt.experiments.sweep_config import FIXED_DEFAULTS, JOB_TRAIN_KEYS
+    from emt.numerics.config import TrainConfig
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for key in JOB_TRAIN_KEYS:
+        value = FIXED_DEFAULTS[key]
+        assert (tuple(value) if isinstance(value, list) else value) == defaults[key], key
+    # Any TrainConfig field outside the grid may be fixed, with its type from the annotation.
+    data = tiny([1])
+    data["fixed"].update(lr=0.002, batch=8, clip=2)
+    job = parse_sweep_config(data).jobs[0]
+    assert (job["lr"], job["batch"], job["clip"]) == (0.002, 8, 2.0)
+    assert isinstance(job["clip"], float)
+    assert train_config(job).batch == 8
+    for key, bad, message in (("batch", 0, "batch"), ("lr", -1.0, "lr"), ("batch", 1.5, "int"),
+                              ("curriculum", [4, 0], "curriculum"), ("nonsense", 1, "unknown")):
+        broken = tiny([1])
+        broken["fixed"][key] = bad
+        with pytest.raises(ValueError, match=message):
+            parse_sweep_config(broken, source="s.toml")
