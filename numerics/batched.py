@@ -289,8 +289,8 @@ def group_threads() -> int:
     """TensorFlow threads for a group: ``EMT_TF_THREADS`` if set (0 = TensorFlow's default),
     else every usable core.  Unlike one network's step (fastest on one thread), a group's
     batched products split over the model axis: on the 2 shared cores here one process with
-    2 threads ran a group 1.6-1.8x faster than one thread, and faster than two 1-thread
-    processes with half the group each (benchmarks/RESULTS.md)."""
+    2 threads ran a group of 16-32 1.1-1.7x faster than one thread, and faster than two
+    1-thread processes with half the group each (benchmarks/RESULTS.md)."""
     if "EMT_TF_THREADS" in os.environ:
         return _threads_from_env()
     try:
