@@ -170,7 +170,7 @@ def test_bad_groups_are_refused_before_anything_is_written(tmp_path) -> None:
 
 # The learning bar of the single-run test (test sign accuracy at H = 200) and its budget: seeds
 # 1-3 of repeat-copy-3 with N_h 32 reach it by step ~1,700 alone (see test_numerics_train_learns).
-# Two members (about 2 minutes under load here, three took 3.3) keep the train tier short.
+# Two members keep the train tier short (30 s at load average ~3 here; three took 3.3 min at ~9).
 LEARNED_ACCURACY = 0.99
 BUDGET = 3000
 
