@@ -100,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # missing, unreadable or unwritable files, a full disk, ...
         print(f"emt {verb}: error: {_environment_message(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FloatingPointError as exc:  # training diverged: the configuration does not train
+        print(f"emt {verb}: error: {_one_line(exc)} (try a smaller learning rate or horizon)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (MemoryError, RecursionError) as exc:
         print(f"emt {verb}: error: out of resources ({type(exc).__name__}); the input is too "
               "large for this machine", file=sys.stderr)

@@ -1,10 +1,14 @@
 """Run a sweep of training + verification jobs on Dask (a LocalCluster or an existing cluster).
 
 `run_sweep` skips every job whose ``record.json`` says "done" (a finished run is never
-retrained), submits the rest, and records each outcome.  A job that raises is recorded as
-"failed" with its traceback and the sweep goes on; a job whose worker process dies is retried by
-Dask (``retries``); a job left unfinished by a killed sweep (record "running", or a run
-directory without a record) is simply submitted again and resumes its training run.
+retrained), submits the rest in groups, and records each job's outcome.  Jobs that share the
+shape of the training step (`numerics.batched.group_key`: task s and d, hidden, activation,
+batch, determinism) are trained together in one compiled step, at most ``max_group`` to a group,
+and split so that every worker gets a group (`plan_groups`); Dask sends groups, not single jobs,
+to the workers.  A job that raises is recorded as "failed" with its traceback and the sweep
+goes on; a group whose worker process dies is retried by Dask (``retries``), each member
+resuming from its checkpoint; a job left unfinished by a killed sweep (record "running", or a
+run directory without a record) is simply submitted again and resumes its training run.
 
 Dask is an optional extra (``pip install 'emt-suite[sweep]'``), imported only here, lazily.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import struct
@@ -23,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from emt.experiments.sweep_config import SweepConfig, job_key
-from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_job, write_record
+from emt.experiments.sweep_config import SweepConfig, job_key, train_config
+from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_group, write_record
 from emt.numerics.progress import Progress
 from emt.theory.limits import check_at_most
 from emt.theory.safe_io import check_output_path
 
 __all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records",
-           "probe_scheduler"]
+           "probe_scheduler", "plan_groups", "MAX_GROUP"]
 
 # How long to wait for an existing scheduler before saying it is unreachable: a live scheduler
 # on a cluster answers in well under a second; a wrong address should fail fast, not hang.
@@ -38,6 +43,10 @@ CONNECT_TIMEOUT_S = 5.0
 # Dask re-runs a job this many times when its worker dies (a job that raises is not retried:
 # run_job records the error instead of raising).
 WORKER_RETRIES = 2
+# The most jobs trained together in one compiled step.  Throughput per core grows with the group
+# up to about 16 networks of N_h 128 here and then levels off (benchmarks/RESULTS.md), while a
+# bigger group holds more jobs back until its slowest member is done.
+MAX_GROUP = 16
 
 
 @dataclass
@@ -188,14 +197,43 @@ def collect_records(config: SweepConfig, sweep_dir: str | Path) -> list[dict[str
     return out
 
 
+def plan_groups(jobs: list[dict[str, Any]], slots: int, max_group: int = MAX_GROUP
+                ) -> list[list[dict[str, Any]]]:
+    """Split ``jobs`` (kept in their order) into groups that can share one training step.
+
+    Jobs of one step shape (`numerics.batched.group_key` of their `TrainConfig`) form a class;
+    a class of n jobs is cut into ``max(min(slots, n), ceil(n / max_group))`` contiguous groups
+    of near-equal size, so no group exceeds ``max_group`` and, while there are enough jobs,
+    every one of the ``slots`` workers gets a group.
+    """
+    from emt.numerics.batched import group_key
+
+    if not isinstance(max_group, int) or isinstance(max_group, bool) or max_group < 1:
+        raise ValueError(f"max_group must be an integer >= 1; got {max_group!r}")
+    classes: dict[tuple, list[dict[str, Any]]] = {}
+    for job in jobs:
+        classes.setdefault(group_key(train_config(job)), []).append(job)
+    groups = []
+    for members in classes.values():
+        n = len(members)
+        count = max(min(max(1, slots), n), math.ceil(n / max_group))
+        bounds = [round(i * n / count) for i in range(count + 1)]
+        groups += [members[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return groups
+
+
 def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | None = None,
               workers: int | None = None, job_fn: JobFn | None = None,
               retries: int = WORKER_RETRIES, connect_timeout: float = CONNECT_TIMEOUT_S,
-              stream: IO[str] | None = sys.stderr) -> SweepSummary:
+              stream: IO[str] | None = sys.stderr, max_group: int = MAX_GROUP
+              ) -> SweepSummary:
     """Run every unfinished job of ``config`` under ``sweep_dir/runs/<key>/``.
 
-    ``job_fn(job, job_dir) -> dict`` defaults to `train_and_verify`; tests inject small ones.
-    Jobs already "done" are not submitted (and no cluster is started when all are done).
+    Pending jobs go to the workers in groups (`plan_groups`, at most ``max_group`` each;
+    ``max_group=1`` trains every job alone).  ``job_fn(job, job_dir) -> dict`` replaces the
+    default grouped training + verification by a per-job function (tests inject small ones; a
+    group's jobs then run one after the other).  Jobs already "done" are not submitted (and no
+    cluster is started when all are done).
     """
     # Absolute, because workers of a remote cluster do not share our working directory (the
     # sweep directory must be on a filesystem they share, e.g. the cluster's home or scratch).
@@ -214,23 +252,26 @@ def run_sweep(config: SweepConfig, sweep_dir: str | Path, *, scheduler: str | No
             slots = max(1, sum(client.nthreads().values()))
             runs.mkdir(parents=True, exist_ok=True)
             futures = {}
-            for job in pending:
-                key = job_key(job)
-                future = client.submit(run_job, job_fn, job, str(runs / key), key=f"emt-{key}",
-                                       pure=False, retries=retries)
-                futures[future] = job
+            for group in plan_groups(pending, slots, max_group):
+                keys = [job_key(job) for job in group]
+                future = client.submit(run_group, job_fn, group, [str(runs / k) for k in keys],
+                                       key=f"emt-{keys[0]}-{len(keys)}", pure=False,
+                                       retries=retries)
+                futures[future] = group
             with Progress("emt sweep", summary.total, enabled=stream is not None,
                           stream=stream) as progress:
                 for future in distributed.as_completed(futures):
-                    job = futures[future]
+                    group = futures[future]
                     try:
-                        record = future.result()
+                        records = future.result()
                     except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker after retries
-                        record = _record_lost_job(job, runs / job_key(job), exc)
-                    if record.get("status") == "done":
-                        summary.done += 1
-                    else:
-                        summary.failed += 1
+                        records = [_record_lost_job(job, runs / job_key(job), exc)
+                                   for job in group]
+                    for record in records:
+                        if record.get("status") == "done":
+                            summary.done += 1
+                        else:
+                            summary.failed += 1
                     finished = summary.cached + summary.done + summary.failed
                     running = min(summary.total - finished, slots)
                     progress.update(finished, f"cached {summary.cached}, running {running}, "

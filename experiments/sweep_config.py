@@ -29,10 +29,11 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from emt.numerics.config import TrainConfig
 from emt.theory import tasks as task_registry
 from emt.theory.limits import check_at_most
 from emt.theory.safe_io import parse_toml, read_text
@@ -52,47 +53,41 @@ __all__ = [
 
 GRID_KEYS = ("task", "hidden", "l2", "threshold", "seed")
 
-# Every job carries all of these explicitly, so the job key does not move when a library default
-# changes.  Training keys mirror numerics.train.TrainConfig; verify keys go to verify_weights.
-FIXED_DEFAULTS: dict[str, Any] = {
-    "activation": "tanh",
-    "steps": 20000,
-    "curriculum": [10, 20, 40, 60, 100],
-    "test_horizon": 200,
-    "test_batches": 10,
-    "checkpoint_every": 1000,
-    "deterministic": True,
-    "stop_when_learned": False,
-    "ground": "output",
-    "verify_horizon": 200,
-    "verify_seed": 0,
-}
-# Keys that are consumed by the verification step, not by TrainConfig.
-VERIFY_KEYS = ("ground", "verify_horizon", "verify_seed")
-# Further TrainConfig fields a sweep may set (passed through when TrainConfig has them).
-EXTRA_TRAIN_KEYS = ("lr", "batch", "clip", "history_every")
+# Job keys are built from `TrainConfig`: its field defaults and types are the only statement of
+# them.  Every job carries these training fields explicitly, so a job's key is the hash of its
+# whole configuration and moves when a library default does (a different run); the other
+# TrainConfig fields (lr, batch, clip, history_every, ...) enter a job when [fixed] sets them.
+JOB_TRAIN_KEYS = ("activation", "steps", "curriculum", "test_horizon", "test_batches",
+                  "checkpoint_every", "deterministic", "stop_when_learned")
+# Keys consumed by the verification step (verify_weights), not by TrainConfig.
+VERIFY_DEFAULTS: dict[str, Any] = {"ground": "output", "verify_horizon": 200, "verify_seed": 0}
+VERIFY_KEYS = tuple(VERIFY_DEFAULTS)
 _TOP_KEYS = {"name", "description", "grid", "fixed"}
-_TYPES: dict[str, tuple[type, ...]] = {
-    "hidden": (int,),
-    "seed": (int,),
-    "l2": (int, float),
-    "threshold": (int, float),
-    "activation": (str,),
-    "steps": (int,),
-    "curriculum": (list,),
-    "test_horizon": (int,),
-    "test_batches": (int,),
-    "checkpoint_every": (int,),
-    "deterministic": (bool,),
-    "stop_when_learned": (bool,),
-    "ground": (str,),
-    "verify_horizon": (int,),
-    "verify_seed": (int,),
-    "batch": (int,),
-    "lr": (int, float),
-    "clip": (int, float),
-    "history_every": (int,),
+_TRAIN_FIELDS = {f.name: f for f in fields(TrainConfig) if f.name != "task"}
+
+
+def _json_default(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+FIXED_DEFAULTS: dict[str, Any] = {
+    **{k: _json_default(_TRAIN_FIELDS[k].default) for k in JOB_TRAIN_KEYS},
+    **VERIFY_DEFAULTS,
 }
+# The TOML types accepted for a TrainConfig field, from its annotation (TOML has no tuples:
+# a tuple field is a list).  Ranges are TrainConfig's own checks (see `train_config`).
+_TOML_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+_VERIFY_TYPES: dict[str, tuple[type, ...]] = {"ground": (str,), "verify_horizon": (int,),
+                                              "verify_seed": (int,)}
+
+
+def _allowed_types(key: str) -> tuple[type, ...] | None:
+    if key in _VERIFY_TYPES:
+        return _VERIFY_TYPES[key]
+    annotation = str(_TRAIN_FIELDS[key].type)
+    if annotation.startswith("tuple"):
+        return (list,)
+    return _TOML_TYPES.get(annotation)
 
 
 @dataclass(frozen=True)
@@ -120,36 +115,20 @@ def _task_label(entry: Any) -> str:
     return entry if isinstance(entry, str) else json.dumps(entry, sort_keys=True)
 
 
-def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
-    return isinstance(value, allowed)
-
-
 def _check_value(key: str, value: Any, where: str) -> Any:
-    allowed = _TYPES[key]
-    if isinstance(value, bool) and bool not in allowed:
+    """Type-check one value (ranges are TrainConfig's, checked per job); floats as floats."""
+    allowed = _allowed_types(key)
+    if allowed is not None and (not isinstance(value, allowed)
+                                or (isinstance(value, bool) and bool not in allowed)):
         raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
-    if not _is_one_of(value, allowed):
-        raise ValueError(f"{where}: {key} must be {allowed[0].__name__}; got {value!r}")
-    if key in ("hidden", "steps", "test_horizon", "test_batches", "checkpoint_every",
-               "verify_horizon", "batch", "history_every") and value < 1:
+    if key == "verify_horizon" and value < 1:
         raise ValueError(f"{where}: {key} must be a positive integer; got {value}")
-    if key in ("seed", "verify_seed") and value < 0:
+    if key == "verify_seed" and value < 0:
         raise ValueError(f"{where}: {key} must be non-negative; got {value}")
-    if key == "l2" and not value >= 0:
-        raise ValueError(f"{where}: l2 must be >= 0; got {value}")
-    if key == "threshold" and not 0 < value < 1:
-        raise ValueError(f"{where}: threshold must be in (0, 1); got {value}")
-    if key == "activation" and value not in ("tanh", "linear"):
-        raise ValueError(f"{where}: activation must be 'tanh' or 'linear'; got {value!r}")
     if key == "ground" and value not in GROUNDINGS:
         raise ValueError(f"{where}: ground must be one of {', '.join(GROUNDINGS)}; got "
                          f"{value!r}")
-    if key == "curriculum":
-        if not value or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
-                                for h in value):
-            raise ValueError(f"{where}: curriculum must be a non-empty list of positive "
-                             f"integers; got {value!r}")
-    if key in ("l2", "threshold", "lr", "clip"):
+    if allowed == _TOML_TYPES["float"]:
         return float(value)
     return value
 
@@ -168,21 +147,17 @@ def _resolve_task(entry: Any, where: str) -> TaskSpec:
                      f"got {entry!r}")
 
 
-def train_config(job: dict[str, Any]) -> Any:
-    """The `numerics.config.TrainConfig` of a job (``ValueError`` if the training side rejects
-    it); ``None`` when the numerics package has no training yet."""
-    try:
-        from emt.numerics.config import TrainConfig
-    except ImportError:  # pragma: no cover - only before numerics.train landed
-        return None
+def train_config(job: dict[str, Any]) -> TrainConfig:
+    """The `TrainConfig` of a job (``ValueError`` naming the field if TrainConfig rejects it)."""
     kwargs = {k: v for k, v in job.items() if k != "task" and k not in VERIFY_KEYS}
-    kwargs["curriculum"] = tuple(kwargs["curriculum"])
+    for key, value in kwargs.items():
+        if isinstance(value, list):  # TOML lists stand for TrainConfig's tuples
+            kwargs[key] = tuple(value)
     return TrainConfig(task=job_task(job), **kwargs)
 
 
 def _allowed_fixed_keys() -> set[str]:
-    keys = set(FIXED_DEFAULTS) | set(EXTRA_TRAIN_KEYS)
-    return keys
+    return (set(_TRAIN_FIELDS) - set(GRID_KEYS)) | set(VERIFY_KEYS)
 
 
 def job_key(job: dict[str, Any]) -> str:
@@ -283,7 +258,10 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
         job.update(fixed)
         jobs.append(job)
     for job in jobs:
-        train_config(job)  # the training side validates too, before anything is written
+        try:
+            train_config(job)  # TrainConfig checks every range, before anything is written
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
     name = data.get("name", "sweep")
     description = data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):

@@ -39,6 +39,8 @@ __all__ = [
     "limit_threads",
     "train_and_verify",
     "run_job",
+    "run_group",
+    "train_and_verify_group",
     "summarize_report",
     "refresh_verify_summary",
 ]
@@ -46,7 +48,8 @@ __all__ = [
 RECORD_SCHEMA = SWEEP_RECORD_SCHEMA
 # The environment a worker needs so that TensorFlow (and BLAS) use one core per job: with one
 # process per core, more threads per process only oversubscribe the machine.
-THREAD_ENV = thread_env(1)
+# EMT_TF_THREADS: a group's step would otherwise take every core (one group per worker).
+THREAD_ENV = {**thread_env(1), "EMT_TF_THREADS": "1"}
 
 JobFn = Callable[[dict[str, Any], Path], dict[str, Any]]
 
@@ -148,10 +151,7 @@ def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     from emt.numerics.train import train  # imports TensorFlow: only on workers
 
     config = train_config(job)
-    run_dir = job_dir / "run"
-    resumable = (run_dir / "model.json").is_file()
-    if run_dir.exists() and not resumable:
-        shutil.rmtree(run_dir)  # killed before the run directory was initialised: start over
+    run_dir, resumable = _prepare_run_dir(job_dir)
     result = train(config, out_dir=run_dir, progress=False, resume=resumable)
     # verified after training: a finished run is kept even if verification raises
     return {
@@ -169,6 +169,17 @@ def run_job(job_fn: JobFn | None, job: dict[str, Any], job_dir: str, threads: in
     """
     limit_threads(threads)
     path = Path(job_dir)
+    record = _start_record(job, path)
+    start = time.perf_counter()
+    try:
+        fields = (job_fn or train_and_verify)(job, path)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
+        fields = exc
+    return _finish_record(path, record, fields, time.perf_counter() - start)
+
+
+def _start_record(job: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Write and return the job's "running" record (its attempt count one up)."""
     path.mkdir(parents=True, exist_ok=True)
     previous = read_record(path) or {}
     record: dict[str, Any] = {
@@ -183,17 +194,92 @@ def run_job(job_fn: JobFn | None, job: dict[str, Any], job_dir: str, threads: in
         "versions": versions(),
     }
     write_record(path, record)
-    start = time.perf_counter()
-    try:
-        fields = (job_fn or train_and_verify)(job, path)
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc())
+    return record
+
+
+def _finish_record(path: Path, record: dict[str, Any], fields: dict[str, Any] | BaseException,
+                   elapsed: float, group: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the final record: "done" with ``fields`` merged, or "failed" with the error."""
+    if isinstance(fields, BaseException):
+        record.update(status="failed", error=f"{type(fields).__name__}: {fields}",
+                      traceback="".join(traceback.format_exception(fields)))
     else:
         record.update(fields)
         record["status"] = "done"
+    if group is not None:
+        record["group"] = group
     record["finished"] = _now()
-    record["elapsed_s"] = round(time.perf_counter() - start, 3)
+    record["elapsed_s"] = round(elapsed, 3)
     record["versions"] = versions()  # now including TensorFlow if the job imported it
     write_record(path, record)
     return record
+
+
+def _prepare_run_dir(job_dir: Path) -> tuple[Path, bool]:
+    """``job_dir/run`` and whether it holds a run to resume (a directory left by a worker killed
+    before the run was initialised is removed: the job starts over)."""
+    run_dir = job_dir / "run"
+    resumable = (run_dir / "model.json").is_file()
+    if run_dir.exists() and not resumable:
+        shutil.rmtree(run_dir)
+    return run_dir, resumable
+
+
+def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
+                           ) -> list[dict[str, Any] | BaseException]:
+    """The default group job: train the jobs' RNNs together (`numerics.batched.train_group`,
+    one compiled step), then verify each.  Per job: the record fields, or the exception that
+    stopped it.  Each run directory resumes from its checkpoint if a killed worker left one.
+    If the group as a whole is refused (e.g. one job's directory is corrupt), every job is
+    trained alone instead, so one bad job cannot hold the others back."""
+    from emt.numerics.batched import train_group  # imports TensorFlow: only on workers
+
+    configs = [train_config(job) for job in jobs]
+    run_dirs = [_prepare_run_dir(d)[0] for d in job_dirs]
+    try:
+        groups = [(list(range(len(jobs))), train_group(configs, run_dirs, progress=False))]
+    except ValueError:
+        groups = []
+        for i in range(len(jobs)):
+            try:
+                groups.append(([i], train_group([configs[i]], [run_dirs[i]], progress=False)))
+            except ValueError as exc:
+                groups.append(([i], exc))
+    out: list[dict[str, Any] | BaseException] = [RuntimeError("not trained")] * len(jobs)
+    for members, group in groups:
+        for pos, i in enumerate(members):
+            if isinstance(group, BaseException):
+                out[i] = group
+                continue
+            result, error = group.results[pos], group.errors[pos]
+            if result is None:
+                out[i] = FloatingPointError(error or "training failed")
+                continue
+            try:
+                # verified after training: a finished run is kept even if verification raises
+                out[i] = {"train": {"metrics": dict(result.metrics)},
+                          "verify": _verify_and_write(result.weights, jobs[i], job_dirs[i])}
+            except Exception as exc:  # noqa: BLE001 - recorded for this job only
+                out[i] = exc
+    return out
+
+
+def run_group(job_fn: JobFn | None, jobs: list[dict[str, Any]], job_dirs: list[str],
+              threads: int = 1) -> list[dict[str, Any]]:
+    """Run jobs of one shape as one group under their records (see `run_job`); returns the final
+    records.  With the default job (``job_fn`` None) they train together in one compiled step;
+    a custom ``job_fn`` (a per-job function) runs them one after the other."""
+    if job_fn is not None:
+        return [run_job(job_fn, job, d, threads) for job, d in zip(jobs, job_dirs, strict=True)]
+    limit_threads(threads)
+    paths = [Path(d) for d in job_dirs]
+    records = [_start_record(job, p) for job, p in zip(jobs, paths, strict=True)]
+    start = time.perf_counter()
+    try:
+        outcomes = train_and_verify_group(list(jobs), paths)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
+        outcomes = [exc] * len(jobs)
+    elapsed = time.perf_counter() - start
+    group = {"size": len(jobs), "keys": [job_key(job) for job in jobs]}
+    return [_finish_record(p, r, o, elapsed, group)
+            for p, r, o in zip(paths, records, outcomes, strict=True)]

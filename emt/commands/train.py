@@ -3,7 +3,13 @@
     emt train --task NAME|--task-file FILE --out RUN_DIR [--hidden 128] [--seed 1] [--linear]
               [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
               [--stop-when-learned] [--quiet]
+    emt train ... --seeds 1 2 3 4 --out DIR     (one group: DIR/seed-1 ... DIR/seed-4)
     emt train --resume RUN_DIR [--steps N] [--quiet]
+
+``--seeds`` trains the seeds together as one group (`numerics.batched.train_group`: one
+compiled step for all of them) and writes one ordinary run directory per seed, ``DIR/seed-N``,
+each as ``--seed N --out DIR/seed-N`` writes it.  Running the same command again resumes every
+unfinished member from its checkpoint (``--resume DIR/seed-N`` continues one member alone).
 
 Everything is validated (task, hyper-parameters, the output directory, the checkpoint) before
 anything is written; bad input is a ValueError, which the dispatcher reports with exit status 2.
@@ -33,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run directory to create (new or empty; an existing run is refused: "
                    "continue or extend it with --resume)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size N_h (default 128)")
-    p.add_argument("--seed", type=int, default=None, help="seed for everything (default 1)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None,
+                       help="seed for everything (default 1)")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                       help="train these seeds as one group in one compiled step and write "
+                       "RUN_DIR/seed-N for each")
     p.add_argument("--linear", action="store_true", help="linear activation instead of tanh")
     p.add_argument("--l2", type=float, default=None, help="coupled L2 weight decay (default 0)")
     p.add_argument("--threshold", type=float, default=None,
@@ -65,7 +76,7 @@ def run_train(args: argparse.Namespace) -> int:
         given = [f"--{n.replace('_', '-')}" for n in _CONFIG_OPTIONS
                  if getattr(args, n) is not None]
         given += ["--linear"] * args.linear + ["--stop-when-learned"] * args.stop_when_learned
-        given += ["--out"] * (args.out is not None)
+        given += ["--out"] * (args.out is not None) + ["--seeds"] * (args.seeds is not None)
         if given:
             raise ValueError(f"--resume takes the run's stored configuration; remove "
                              f"{', '.join(given)} (only --steps may change)")
@@ -79,10 +90,40 @@ def run_train(args: argparse.Namespace) -> int:
         config = TrainConfig(task=task, activation="linear" if args.linear else "tanh",
                              stop_when_learned=bool(args.stop_when_learned), **params)
         check_output_path(args.out)
+        if args.seeds is not None:
+            return _train_seeds(config, args.seeds, args.out, quiet)
         # fresh: --out must be new or empty; an existing run is continued only by --resume
         result = train(config, args.out, progress=not quiet, fresh=True)
+    _report(result)
+    return 0
+
+
+def _report(result) -> None:
     m = result.metrics
     print(f"{result.config.task.label}: test accuracy {m['test_accuracy']:.4f} at H = "
           f"{m['test_horizon']} after {m['steps_done']} steps (final H {m['final_horizon']}, "
           f"{m['wall_time_s']:.1f} s); run directory {result.run_dir}", file=sys.stdout)
-    return 0
+
+
+def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
+    """``--seeds``: one group, ``out/seed-N`` per seed; exit 2 if a member diverged (as a
+    single run's divergence does), after every other member has finished."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from emt.numerics.batched import train_group
+
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"--seeds lists {', '.join(map(str, repeated))} more than once")
+    configs = [replace(config, seed=seed) for seed in seeds]  # TrainConfig validates each seed
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"{out}: exists and is not a directory")
+    group = train_group(configs, [Path(out) / f"seed-{seed}" for seed in seeds],
+                        progress=not quiet)
+    for seed, result, error in zip(seeds, group.results, group.errors, strict=True):
+        if result is not None:
+            _report(result)
+        else:
+            print(f"seed {seed}: failed: {error}", file=sys.stderr)
+    return 0 if group.ok else 2
