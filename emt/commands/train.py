@@ -1,6 +1,7 @@
 """Subcommands of this package for the `emt` CLI (see verify/cli.py): ``emt train``.
 
-    emt train --task NAME|--task-file FILE --out RUN_DIR [--hidden 128] [--seed 1] [--linear]
+    emt train --task NAME|--task-file FILE --out RUN_DIR [--cell rnn|lstm|gru|lru]
+              [--hidden 128] [--seed 1] [--linear]
               [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
               [--stop-when-learned] [--quiet]
     emt train --resume RUN_DIR [--steps N] [--quiet]
@@ -32,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (new or empty)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size N_h (default 128)")
     p.add_argument("--seed", type=int, default=None, help="seed for everything (default 1)")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru", "lru"), default=None,
+                   help="recurrent cell: the paper's Elman rnn (default), or a bias-free lstm, "
+                   "gru or lru (diagonal complex linear recurrence)")
     p.add_argument("--linear", action="store_true", help="linear activation instead of tanh")
     p.add_argument("--l2", type=float, default=None, help="coupled L2 weight decay (default 0)")
     p.add_argument("--threshold", type=float, default=None,
@@ -45,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-_CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
+_CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every", "cell")
 
 
 def _load_task(args: argparse.Namespace):
