@@ -306,9 +306,13 @@ def minimal_realisation(task: TaskSpec) -> MinimalRealisation:
     minor1 = H1.extract(rows, cols)
     A = minor0.inv() * minor1
     poly = sp.Poly(A.charpoly(), lam, domain=QQ)
-    eig = np.sort_complex(np.roots([complex(QQ.to_sympy(c)) for c in poly.all_coeffs()])
-                          ) if r else np.zeros(0, complex)
-    return MinimalRealisation(int(r), poly, eig)
+    # roots factor by factor: the irreducible factors over Q have simple roots, which np.roots
+    # finds to machine precision (a root of multiplicity m would lose all but 1/m of the digits)
+    eig = []
+    for factor, mult in poly.factor_list()[1]:
+        coeffs = [complex(sp.Rational(c)) for c in factor.all_coeffs()]
+        eig += list(np.roots(coeffs)) * mult
+    return MinimalRealisation(int(r), poly, np.sort_complex(np.asarray(eig, dtype=complex)))
 
 
 def ho_kalman_spectrum(markov: list[np.ndarray], order: int) -> np.ndarray:
