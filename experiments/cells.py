@@ -71,20 +71,23 @@ def cell_row(record_dir: Path) -> dict[str, Any]:
         "loaded_state": checks["effective.loaded_state"]["value"],
         "linear": status("linear."), "linear_key": linear_key, "linear_value": lin.get("value"),
         "linear_detail": lin.get("detail", ""), "lyapunov_1": desc.get("lyapunov_1"),
+        "embedding_r2_affine": desc.get("embedding_r2_affine"),
+        "state_offset_share": desc.get("state_offset_share"),
     }
 
 
 def cells_markdown(records: Path) -> str:
     rows = [cell_row(p) for p in sorted(Path(records).iterdir()) if (p / REPORT).is_file()]
     lines = ["| cell | task | N_h | steps | sign acc. H=200 (train test) | decided acc. H=200 "
-             "(verify) | effective | embedding R^2 | step error | loaded-state acc. | linear | "
-             "linear key value | top Lyapunov |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(verify) | effective | embedding R^2 | affine R^2 | offset share | step error | "
+             "loaded-state acc. | linear | linear key value | top Lyapunov |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['cell']} | {r['task']} | {r['hidden']} | {r['steps']} | "
             f"{_fmt(r['train_accuracy_h200'])} | {_fmt(r['accuracy_h200'])} | "
             f"{r['effective']} | {_fmt(r['embedding_r2'])} | "
+            f"{_fmt(r['embedding_r2_affine'])} | {_fmt(r['state_offset_share'])} | "
             f"{_fmt(r['effective_step'])} | {_fmt(r['loaded_state'])} | {r['linear']} | "
             f"{r['linear_key']} = {_fmt(r['linear_value'], 4)} | {_fmt(r['lyapunov_1'])} |")
     return "\n".join(lines) + "\n"

@@ -39,6 +39,7 @@ from emt.numerics.cells import GATES, CellWeights, cell_dynamics
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["cell_of_arrays", "load_cell_npz", "load_keras_cell", "verify_cell",
+           "embedding_descriptors",
            "LRU_MARKOV_LAGS"]
 
 _KERAS_GRU_ORDER = (1, 0, 2)  # Keras z, r, h -> ours r, z, n: take Keras block 1, 0, 2
@@ -274,6 +275,41 @@ def _lru_checks(weights: CellWeights, task: TaskSpec, tols: Mapping[str, float],
     return checks, {"lru_max_modulus": float(np.max(np.abs(lam)))}
 
 
+def _r2(z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray, affine: bool) -> float:
+    """Held-out R^2 of ``x ~ A z`` (``+ b`` when ``affine``), fitted on ``(z, x)``."""
+    if affine:
+        z, zh = np.c_[z, np.ones(len(z))], np.c_[zh, np.ones(len(zh))]
+    A = np.linalg.lstsq(z, x, rcond=None)[0]
+    total = float(np.sum((xh - xh.mean(axis=0)) ** 2))
+    return 1.0 - float(np.sum((xh - zh @ A) ** 2)) / total if total > 0 else 0.0
+
+
+def embedding_descriptors(analysis: Any, weights: CellWeights) -> dict[str, float]:
+    """What explains the embedding's R^2 (descriptors; they never gate a verdict), on the effective
+    checks' own fit and held-out states:
+
+    * ``state_offset_share``: ``|mean x|^2 / mean |x|^2``, the share of the states' second moment
+      that does not depend on the window.  The circuit maps the zero window to the zero state;
+      a gated cell can carry an even function of the +-1 inputs, which is a constant here;
+    * ``embedding_r2_affine``: the held-out R^2 of ``x ~ A z + b`` (the window stored linearly
+      around a shifted operating point);
+    * for the LSTM, ``embedding_r2_h``/``_c`` and their ``_affine`` forms on each half of the state.
+    """
+    z, x = analysis.fit_data
+    zh, xh = analysis.heldout_data
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
+        return {}
+    out = {"state_offset_share": float(np.sum(xh.mean(axis=0) ** 2)
+                                       / max(float(np.mean(np.sum(xh ** 2, axis=1))), 1e-300)),
+           "embedding_r2_affine": _r2(z, x, zh, xh, True)}
+    if weights.cell == "lstm":
+        n = weights.n_hidden
+        for part, cols in (("h", slice(0, n)), ("c", slice(n, 2 * n))):
+            out[f"embedding_r2_{part}"] = _r2(z, x[:, cols], zh, xh[:, cols], False)
+            out[f"embedding_r2_{part}_affine"] = _r2(z, x[:, cols], zh, xh[:, cols], True)
+    return out
+
+
 def verify_cell(weights: CellWeights, task: TaskSpec, *, ground: str = "output",
                 tolerances: Mapping[str, float] | None = None, seed: int = 0,
                 horizon: int = 200, subject: str = "weights", subject_sha256: str | None = None,
@@ -300,6 +336,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, ground: str = "output",
     analysis = effective_analysis(model, task, tols, seed, horizon=horizon, subject=subject)
     checks += analysis.checks
     descriptors = dict(analysis.descriptors)
+    descriptors.update(embedding_descriptors(analysis, weights))
     linear_metrics: dict[str, Any] = {}
     if weights.cell == "lru":
         lru_checks, extra = _lru_checks(weights, task, tols, subject)

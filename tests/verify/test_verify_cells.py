@@ -193,3 +193,25 @@ def test_bad_cell_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
     _keras_model(w, reset_after=False).save(path)
     code, err = _run(["verify", str(path), "--task-file", str(task_file)], capsys)
     assert code == 2 and "reset_after=False" in err and len(err.strip().splitlines()) == 1
+
+
+def test_embedding_descriptors_separate_an_offset_from_a_linear_code() -> None:
+    """States = a linear code of the window plus a constant offset: the no-intercept R^2 is poor,
+    the affine one exact, and the offset share is what the offset contributes."""
+    from types import SimpleNamespace
+
+    from emt.verify.cell_subject import embedding_descriptors
+
+    rng = np.random.default_rng(0)
+    A, b = rng.standard_normal((6, 3)), 3.0 * np.ones(6)
+    z, zh = rng.choice([-1.0, 1.0], (200, 3)), rng.choice([-1.0, 1.0], (100, 3))
+    analysis = SimpleNamespace(fit_data=(z, z @ A.T + b), heldout_data=(zh, zh @ A.T + b))
+    w = cell_weights_from_params("gru", init_cell_params("gru", 6, 3, seed=0))
+    d = embedding_descriptors(analysis, w)
+    assert d["embedding_r2_affine"] > 1 - 1e-12
+    xh = zh @ A.T + b
+    np.testing.assert_allclose(d["state_offset_share"], np.sum(xh.mean(0) ** 2)
+                               / np.mean(np.sum(xh ** 2, axis=1)))
+    assert d["state_offset_share"] > 0.5
+    lstm = cell_weights_from_params("lstm", init_cell_params("lstm", 3, 3, seed=0))
+    assert "embedding_r2_c_affine" in embedding_descriptors(analysis, lstm)
