@@ -13,9 +13,11 @@ Data: sequences drawn from ``seed`` are driven from ``x(-1) = initial_state`` th
 phase; the states at ``t = t0 .. t0 + L - 1`` with ``t0 = s - 1 + max(nu, 1)`` (``nu``: the
 nilpotent index of Phi, after which the window's dead part has vanished, `theory.effective.
 nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states; two thirds of
-the sequences fit, the rest are held out.
+the sequences fit, the rest are held out (96 + 48 sequences, more when ``8 r`` distinct windows
+need them).
 
-Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
+Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`, whose reasons
+quote the values that ``python -m benchmarks.effective_calibration`` prints):
 
 * ``effective.embedding``: least squares ``x ~ A z`` (``A = Psi_eff Q``, no intercept: the zero
   window is the zero state), held-out ``R^2 = 1 - |x - A z|^2 / |x - mean x|^2``; and the
@@ -36,11 +38,11 @@ Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`
   ``TRAJECTORY_STEPS`` output steps (the slots shift one step per time step exactly when the
   decoded values follow the window).
 
-Descriptors (never gate a verdict): the mean gain ``1 - x^2`` and the fraction of unit-samples
-with ``|x| > 0.9`` on the reachable states (Elman tanh cells only, where the state is a tanh
-output; otherwise absent with the reason in `EffectiveAnalysis.notes`), and the top Lyapunov
-exponents (natural log per step) along output-phase trajectories, from Jacobian-vector products
-of ``step`` by central differences and QR re-orthonormalisation.
+Descriptors (never gate a verdict; `verify.dynamics_descriptors`): the mean gain ``1 - x^2`` and
+the fraction of unit-samples with ``|x| > 0.9`` on the reachable states (Elman tanh cells only,
+where the state is a tanh output; otherwise absent with the reason in
+`EffectiveAnalysis.notes`), and the top ``min(8, r)`` Lyapunov exponents (natural log per step)
+along output-phase trajectories started at driven states ``x(t0)``.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
 from emt.theory.tasks import TaskSpec
 from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
-from emt.verify.tolerances import DEFAULTS
+from emt.verify.dynamics_descriptors import gain_descriptors, lyapunov_exponents
+from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
            "TrajectoryData", "EFFECTIVE_CHECKS"]
@@ -65,19 +68,17 @@ __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "Embeddin
 EFFECTIVE_CHECKS = ("effective.embedding", "effective.step", "effective.loaded_state",
                     "effective.trajectory")
 
-FIT_SEQUENCES = 128  # sequences whose states fit the embedding
-HELDOUT_SEQUENCES = 64  # fresh sequences that score it (and feed effective.step)
-LOADED_BATCH = 64  # loaded windows, as in the linear loaded_state check
+FIT_SEQUENCES = 96  # sequences whose states fit the embedding, at least (24 r states for T1)
+SAMPLES_PER_SLOT = 8  # more sequences when needed: 8 r distinct windows (min(L, s) a sequence)
+LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
-TRAJECTORY_SEQUENCES = 32
+TRAJECTORY_SEQUENCES = 16  # x 50 steps: 800 samples per slot correlation
 TRAJECTORY_STEPS = 50  # output steps scored by effective.trajectory
 PLOT_PERIODS = 3  # output steps shown by the Figure 3 data, in multiples of s
-LYAPUNOV_TRAJECTORIES = 4
-LYAPUNOV_STEPS = 50
+LYAPUNOV_TRAJECTORIES = 2
+LYAPUNOV_BURN_IN = 10  # steps that align the frame with the top directions before averaging
+LYAPUNOV_STEPS = 50  # finite-time estimate: off by up to log(cond(embedding)) / 50 per step
 LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
-FD_STEP = 1e-6  # central-difference step, relative to max(1, ||x||): error O(FD_STEP^2)
-SATURATION = 0.9  # |x| above which a tanh unit counts as compressed (gain below 0.19)
-_LOG_FLOOR = -700.0  # log of a vanishing stretch factor (a locally constant step)
 
 # Independent random streams, one per use of the seed (SeedSequence([seed, tag])).
 _FIT_TAG, _HELDOUT_TAG, _LOADED_TAG, _TRAJECTORY_TAG, _LYAPUNOV_TAG = 8101, 8102, 8103, 8104, 8105
@@ -102,7 +103,7 @@ def _drive(model: Dynamics, window: np.ndarray, steps: int) -> np.ndarray:
     ``window`` followed by ``steps`` zero inputs."""
     B, s, d = window.shape
     inputs = np.concatenate([window, np.zeros((B, steps, d))], axis=1)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # an overflowing model is judged, not warned about
         states, _ = rollout_dynamics(model, inputs)
     return states
 
@@ -161,6 +162,32 @@ class TrajectoryData:
     live: np.ndarray
 
 
+def _probe(model: Dynamics, subject: str) -> None:
+    """Call the model once on a 2-sequence batch and check the shapes it returns, so that a
+    model that does not keep the `Dynamics` contract is one clear ``ValueError``."""
+    for name in ("d_in", "d_out", "state_dim"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{subject}: model.{name} must be a positive integer; got {value!r}")
+    D = int(model.state_dim)
+    try:
+        x = np.asarray(model.initial_state(2), dtype=np.float64)
+        if x.shape != (2, D):
+            raise ValueError(f"initial_state(2) has shape {x.shape}, expected (2, {D})")
+        nxt = np.asarray(model.step(x, np.zeros((2, model.d_in))), dtype=np.float64)
+        if nxt.shape != (2, D):
+            raise ValueError(f"step returns shape {nxt.shape}, expected (2, {D})")
+        y = np.asarray(model.readout(nxt), dtype=np.float64)
+        if y.shape != (2, model.d_out):
+            raise ValueError(f"readout returns shape {y.shape}, expected (2, {model.d_out})")
+    except Exception as exc:  # a user's model: report what went wrong in one line
+        raise ValueError(f"{subject}: the model does not keep the Dynamics contract: "
+                         f"{exc}") from None
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(nxt)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{subject}: the model's initial state, first step or readout is not "
+                         "finite")
+
+
 class EffectiveAnalysis:
     """Every effective check and descriptor for one model and task, each computed once on first
     use.  ``checks`` and ``descriptors`` are what `run_effective` returns; ``trajectory`` holds the
@@ -180,15 +207,21 @@ class EffectiveAnalysis:
         for name, value, low in (("seed", seed, 0), ("horizon", horizon, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        _probe(model, subject)
         self.model, self.task, self.subject = model, task, subject
         self.seed, self.horizon = int(seed), int(horizon)
-        self.tol = {name: float(t.value) for name, t in DEFAULTS.items()
-                    if name.startswith("effective.")}
-        self.tol.update({k: float(v) for k, v in tol.items() if k.startswith("effective.")})
+        # the effective bounds, validated by name and value; other names belong to other checks
+        self.tol = {k: v for k, v in resolve({k: v for k, v in tol.items()
+                                              if k.startswith("effective.")}).items()
+                    if k.startswith("effective.")}
         self.live: LiveCoordinates = live_coordinates(task)
         self.nu = nilpotent_index(task)
         self.t0 = task.s - 1 + max(self.nu, 1)
         self.fit_steps = max(2 * task.s, 4)
+        # a window recurs at most every s steps (repeat copy), so a sequence adds min(L, s)
+        # distinct windows; the fit needs many more windows than its r unknowns per unit
+        distinct = min(self.fit_steps, task.s)
+        self.fit_sequences = max(FIT_SEQUENCES, -(-SAMPLES_PER_SLOT * self.live.rank // distinct))
         self.notes: dict[str, str] = {}
 
     # -- data ------------------------------------------------------------------------------
@@ -204,22 +237,34 @@ class EffectiveAnalysis:
 
     @cached_property
     def fit_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(FIT_SEQUENCES, _FIT_TAG)
+        return self._reachable(self.fit_sequences, _FIT_TAG)
 
     @cached_property
     def heldout_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(HELDOUT_SEQUENCES, _HELDOUT_TAG)
+        return self._reachable(self.fit_sequences // 2, _HELDOUT_TAG)
 
     @cached_property
     def fit(self) -> EmbeddingFit:
         z, x = self.fit_data
         zh, xh = self.heldout_data
         r, gap = self.live.rank, self.tol["effective.rank_gap"]
-        ok = bool(np.all(np.isfinite(x)) and np.all(np.isfinite(xh)))
-        if not ok:
-            D = self.model.state_dim
-            return EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
-                                gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        D = self.model.state_dim
+        failed = EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
+                              gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
+            return failed
+        with np.errstate(all="ignore"):  # huge but finite states: judged below, not warned
+            fit = self._fit(z, x, zh, xh)
+        ok = np.isfinite(fit.r2) and np.isfinite(fit.noise) and np.all(np.isfinite(fit.signal))
+        return fit if ok and np.all(np.isfinite(fit.A_pinv)) else failed
+
+    def _fit(self, z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray
+             ) -> EmbeddingFit:
+        r, gap = self.live.rank, self.tol["effective.rank_gap"]
+        if not np.all(np.isfinite(np.sum(x**2))):
+            return EmbeddingFit(np.zeros((x.shape[1], r)), np.zeros((r, x.shape[1])),
+                                float("nan"), np.zeros(r), 0.0, 0, gap, self.t0,
+                                self.fit_steps, len(z), len(zh), zh, False)
         A = np.linalg.lstsq(z, x, rcond=None)[0].T  # (state_dim, r)
         resid = xh - zh @ A.T
         centred = xh - xh.mean(axis=0)
@@ -269,11 +314,13 @@ class EffectiveAnalysis:
     def step_error(self) -> float:
         f = self.fit
         z = f.z_heldout
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             nxt = self.model.step(z @ f.A.T, np.zeros((len(z), self.model.d_in)))
             decoded = nxt @ f.A_pinv.T
-        target = z @ self.live.phi_live.T
-        return float(np.linalg.norm(decoded - target) / max(np.linalg.norm(target), 1e-300))
+            target = z @ self.live.phi_live.T
+            err = float(np.linalg.norm(decoded - target)) / max(float(np.linalg.norm(target)),
+                                                                1e-300)
+        return err if np.isfinite(err) else float("inf")
 
     def check_step(self) -> CheckResult:
         name = "effective.step"
@@ -291,7 +338,7 @@ class EffectiveAnalysis:
         s, d = task.s, task.d
         window = _random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
         z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
                                          state_init=z0 @ f.A.T, keep=(TRACK_SEQUENCES, H))
         target = continue_sequence(task, window, H)
@@ -299,10 +346,11 @@ class EffectiveAnalysis:
             return 0.0, float("inf"), float("inf")
         acc = decided_sign_accuracy(y, target)
         w = _sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
-        predicted = self.live.of_windows(w) @ f.A.T
-        num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
-        den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
-        per_t = num / den
+        with np.errstate(all="ignore"):  # overflowing norms read as an infinite error
+            predicted = self.live.of_windows(w) @ f.A.T
+            num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
+            den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
+            per_t = np.where(np.isfinite(num / den), num / den, np.inf)
         return acc, float(np.max(per_t)), float(np.mean(per_t))
 
     def check_loaded_state(self) -> CheckResult:
@@ -328,7 +376,7 @@ class EffectiveAnalysis:
         steps = max(self.t0 - s + 1 + TRAJECTORY_STEPS, PLOT_PERIODS * s)
         states = _drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
         truth = _sequence_windows(task, window, steps) @ self.live.projector.T
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             decoded = (states @ f.A_pinv.T) @ self.live.basis.T
         first = self.t0 - s + 1
         span = slice(first, first + TRAJECTORY_STEPS)
@@ -336,16 +384,17 @@ class EffectiveAnalysis:
         b = decoded[:, span].reshape(-1, task.n_slots)
         live = np.std(truth.reshape(-1, task.n_slots), axis=0) > 1e-9
         corrs = []
-        for j in np.flatnonzero(live):
-            u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
-            nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-            corrs.append(float(u @ v / (nu * nv)) if nu > 0 and nv > 0 and np.isfinite(nv)
-                         else 0.0)
+        with np.errstate(all="ignore"):
+            for j in np.flatnonzero(live):
+                u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
+                nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+                corr = float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 0.0
+                corrs.append(corr if np.isfinite(corr) else 0.0)
         # multi-step shift along the real trajectory: decoded(t+1) against Phi decoded(t)
-        z = states[:, span] @ f.A_pinv.T
-        with np.errstate(over="ignore", invalid="ignore"):
-            shift = np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T) / max(
-                np.linalg.norm(z[:, 1:]), 1e-300)
+        with np.errstate(all="ignore"):
+            z = states[:, span] @ f.A_pinv.T
+            shift = float(np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T)) / max(
+                float(np.linalg.norm(z[:, 1:])), 1e-300)
         plot_len = PLOT_PERIODS * s + 1
         data = TrajectoryData(np.arange(s - 1, s - 1 + plot_len), decoded[0, :plot_len],
                               truth[0, :plot_len], s, d, live)
@@ -374,62 +423,21 @@ class EffectiveAnalysis:
         return [self.check_embedding(), self.check_step(), self.check_loaded_state(),
                 self.check_trajectory()]
 
-    # -- descriptors -----------------------------------------------------------------------
-    def _activation(self) -> str | None:
-        act = getattr(self.model, "activation", None)
-        if act is None:
-            act = getattr(getattr(self.model, "weights", None), "activation", None)
-        return act if isinstance(act, str) else None
-
-    def gain_descriptors(self) -> dict[str, float]:
-        act, cell = self._activation(), getattr(self.model, "cell", "?")
-        _, x = self.fit_data
-        if not np.all(np.isfinite(x)):
-            self.notes["gain"] = "states not finite"
-            return {}
-        if cell == "rnn" and act == "tanh":
-            return {"mean_gain": float(np.mean(1.0 - x**2)),
-                    "saturated_fraction": float(np.mean(np.abs(x) > SATURATION))}
-        if cell == "rnn" and act == "linear":
-            self.notes["gain"] = "linear Elman cell: the gain is 1 everywhere, nothing saturates"
-            return {"mean_gain": 1.0}
-        self.notes["gain"] = (f"cell {cell!r} (activation {act!r}): 1 - x^2 is the slope of the "
-                              "step only when the state is a tanh output (an Elman tanh cell)")
-        return {}
-
-    def lyapunov_exponents(self) -> np.ndarray:
-        """Top exponents (descending; natural log per step) along output-phase trajectories."""
-        D, d_in = self.model.state_dim, self.model.d_in
-        k = min(LYAPUNOV_COUNT, self.live.rank, D)
+    # -- descriptors (verify.dynamics_descriptors) ------------------------------------------
+    def lyapunov(self) -> np.ndarray:
+        """Top exponents along output-phase trajectories started at driven states x(t0)."""
         window = _random_windows(self.task, LYAPUNOV_TRAJECTORIES, self.seed, _LYAPUNOV_TAG)
-        x = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
-        if not np.all(np.isfinite(x)):
-            return np.full(k, np.nan)
+        start = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, _LYAPUNOV_TAG, 1]))
-        V = np.linalg.qr(rng.standard_normal((LYAPUNOV_TRAJECTORIES, D, k)))[0]
-        total = np.zeros((LYAPUNOV_TRAJECTORIES, k))
-        n_traj = LYAPUNOV_TRAJECTORIES
-        zeros = np.zeros((n_traj * (2 * k + 1), d_in))
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for _ in range(LYAPUNOV_STEPS):
-                eps = FD_STEP * np.maximum(1.0, np.linalg.norm(x, axis=1))  # (T,)
-                probes = eps[:, None, None] * np.swapaxes(V, 1, 2)  # (T, k, D)
-                batch = np.concatenate([x[:, None], x[:, None] + probes, x[:, None] - probes],
-                                       axis=1).reshape(-1, D)
-                out = self.model.step(batch, zeros).reshape(n_traj, 2 * k + 1, D)
-                JV = (out[:, 1:k + 1] - out[:, k + 1:]) / (2 * eps[:, None, None])
-                Qm, R = np.linalg.qr(np.swapaxes(JV, 1, 2))
-                diag = np.abs(np.diagonal(R, axis1=1, axis2=2))
-                total += np.maximum(np.log(np.where(diag > 0, diag, 0.0)), _LOG_FLOOR)
-                V, x = Qm, out[:, 0]
-                if not np.all(np.isfinite(x)):
-                    return np.full(k, np.nan)
-        return np.sort(total.mean(axis=0) / LYAPUNOV_STEPS)[::-1]
+        return lyapunov_exponents(self.model, start, min(LYAPUNOV_COUNT, self.live.rank), rng,
+                                  steps=LYAPUNOV_STEPS, burn_in=LYAPUNOV_BURN_IN)
 
     @cached_property
     def descriptors(self) -> dict[str, float]:
-        out = self.gain_descriptors()
-        lyap = self.lyapunov_exponents()
+        out, note = gain_descriptors(self.model, self.fit_data[1])
+        if note:
+            self.notes["gain"] = note
+        lyap = self.lyapunov()
         if np.all(np.isfinite(lyap)):
             out.update({f"lyapunov_{i + 1}": float(v) for i, v in enumerate(lyap)})
         else:
