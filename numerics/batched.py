@@ -52,8 +52,8 @@ __all__ = ["GroupResult", "group_key", "train_group"]
 
 def group_key(config: TrainConfig) -> tuple:
     """What members of one group must share: the shape of the step and op determinism."""
-    return (config.task.s, config.task.d, config.hidden, config.activation, config.batch,
-            config.deterministic)
+    return (config.cell, config.task.s, config.task.d, config.hidden, config.activation,
+            config.batch, config.deterministic)
 
 
 @dataclass
@@ -95,7 +95,8 @@ class _Member:
                 raise ValueError(f"{out}: corrupt checkpoint (curriculum stage {self.stage})")
         self.first_step = self.step
         self.finished = self.step >= config.steps
-        self.base_meta = {"task": config.task.to_json(), "config": config.hyper_parameters(),
+        self.base_meta = {"task": config.task.to_json(), "cell": config.cell,
+                          "config": config.hyper_parameters(),
                           "seed": config.seed, "versions": versions()}
 
     @property
@@ -143,6 +144,10 @@ def _validate(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise ValueError(f"every member must be a TrainConfig; got {type(c).__name__}")
+    gated = sorted({c.cell for c in configs if c.cell != "rnn"})
+    if gated:
+        raise ValueError(f"group training covers the Elman RNN only; train {', '.join(gated)} "
+                         "cells one seed at a time (--seed)")
     keys = {group_key(c) for c in configs}
     if len(keys) > 1:
         raise ValueError("members of a group must share task s and d, hidden, activation, batch "

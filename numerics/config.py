@@ -13,7 +13,10 @@ from emt.numerics.weights import ACTIVATIONS
 from emt.theory.limits import check_at_most
 from emt.theory.tasks import TaskSpec
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS"]
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "TRAIN_CELLS"]
+
+# The trainable recurrent cells: the paper's Elman RNN and those of `numerics.cells`.
+TRAIN_CELLS = ("rnn", "lstm", "gru", "lru")
 
 # Fields a resumed run may change without becoming a different run: how long to train and how
 # often to save.  Everything else fixes the trajectory and must match the stored run.
@@ -35,6 +38,8 @@ class TrainConfig:
     curriculum H = 10, 20, 40, 60, 100 advanced when the training-batch sign accuracy exceeds
     ``threshold``, ``steps`` = 20,000, test at H = 200 on 10 fresh batches of 64.
 
+    ``cell``: "rnn" (the paper's Elman RNN, ``activation`` tanh or linear) or "lstm", "gru",
+    "lru" (`numerics.cells`, bias-free).
     ``seed`` sets everything (initial weights, data stream, test batches, Keras/TF seeds);
     ``deterministic`` turns on TF op determinism.  ``stop_when_learned`` ends the run early once
     the last curriculum stage is reached and a training batch passes ``threshold`` (default off:
@@ -42,6 +47,7 @@ class TrainConfig:
     """
 
     task: TaskSpec
+    cell: str = "rnn"
     hidden: int = 128
     activation: str = "tanh"
     l2: float = 0.0
@@ -72,6 +78,11 @@ class TrainConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; "
                              f"got {self.activation!r}")
+        if self.cell not in TRAIN_CELLS:
+            raise ValueError(f"cell must be one of {', '.join(TRAIN_CELLS)}; got {self.cell!r}")
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(f"--linear applies to the Elman RNN only; the {self.cell} cell has "
+                             "its own nonlinearities")
         if not _is_real(self.l2) or self.l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0; got {self.l2!r}")
         if not _is_real(self.threshold) or not 0 < self.threshold < 1:

@@ -6,9 +6,10 @@ Fields: ``format``; ``task`` (`TaskSpec.to_json`); ``config`` (`TrainConfig.hype
 loss, accuracy, H}`` every ``history_every`` steps); ``curriculum_advances`` (``{step, to_H}``);
 ``metrics`` (null until finished: `numerics.train.evaluate` plus final loss, batch accuracy,
 steps and wall time); ``wall_time_s``; ``error`` (why a run stopped early; optional);
-``extension`` (optional: a finished run being extended to more steps keeps its finished record
-and weights; this entry tracks the extension's ``status``, ``steps`` and ``steps_done`` until it
-finishes).
+``cell`` (optional, default ``"rnn"``: the recurrent cell, ``rnn``, ``lstm``, ``gru`` or
+``lru``); ``extension`` (optional: a finished run being extended to more steps keeps its
+finished record and weights; this entry tracks the extension's ``status``, ``steps`` and
+``steps_done`` until it finishes).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class RunRecord:
     wall_time_s: float
     error: str | None = None
     extension: dict | None = None
+    cell: str = "rnn"
 
 
 def read_run_record(data: Any, where: str) -> RunRecord:

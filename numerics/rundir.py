@@ -128,6 +128,17 @@ def load_run(run_dir: str | os.PathLike) -> tuple[RNNWeights, TaskSpec, dict[str
         raise ValueError(f"{run_dir}: the run has not finished (status {meta['status']!r}); "
                          "resume it with `emt train --resume`")
     task = TaskSpec.from_json(meta["task"])
+    cell = meta["config"].get("cell", "rnn")
+    if cell != "rnn":  # an LSTM, GRU or LRU run (numerics.cells)
+        from emt.numerics.cells import CellWeights
+
+        cw = CellWeights.load_npz(Path(run_dir) / WEIGHTS)
+        if cw.cell != cell or (cw.d_in, cw.d_out) != (task.d, task.d):
+            raise ValueError(f"{run_dir}: weights.npz holds a {cw.cell} with d_in={cw.d_in}, "
+                             f"d_out={cw.d_out}; model.json says {cell}, d = {task.d}")
+        return CellWeights(cw.cell, cw.arrays, provenance={  # type: ignore[return-value]
+            "source": "emt train", "run_dir": str(run_dir), "task": task.label,
+            "seed": meta.get("seed")}), task, meta
     weights = RNNWeights.load_npz(Path(run_dir) / WEIGHTS)
     weights = RNNWeights(weights.W_uh, weights.W_hh, weights.W_hy, weights.activation,
                          weights.b_h, weights.b_y,

@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from emt.numerics import rundir, runlock
+from emt.numerics.cells import cell_dynamics, init_cell_params
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import make_batch, sign_accuracy
+from emt.numerics.dynamics import rollout_dynamics
 from emt.numerics.model import init_weights
 from emt.numerics.progress import Progress
 from emt.numerics.provenance import versions
@@ -48,7 +50,7 @@ DATA_STREAM, TEST_STREAM = 0xDA7A, 0x7E57
 
 @dataclass
 class TrainResult:
-    weights: RNNWeights
+    weights: Any  # RNNWeights for the Elman RNN, numerics.cells.CellWeights otherwise
     history: list[dict]
     metrics: dict[str, Any]
     config: TrainConfig
@@ -220,8 +222,15 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
     task = config.task
     t_start = time.monotonic()
     _setup_tf(config)
-    net = RawRNN(init_weights(config.hidden, task.d, config.activation, config.seed), task.s,
-                 lr=config.lr, clip=config.clip, l2=config.l2)
+    if config.cell == "rnn":
+        net: Any = RawRNN(init_weights(config.hidden, task.d, config.activation, config.seed),
+                          task.s, lr=config.lr, clip=config.clip, l2=config.l2)
+    else:
+        from emt.numerics.cell_tf import CellNet
+
+        net = CellNet(config.cell, init_cell_params(config.cell, config.hidden, task.d,
+                                                    config.seed),
+                      task.s, lr=config.lr, clip=config.clip, l2=config.l2)
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, DATA_STREAM]))
     step, stage, history, advances, wall_before = 0, 0, [], [], 0.0
     if checkpoint is not None:
@@ -234,7 +243,8 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
         advances, wall_before = list(ck.get("advances", [])), float(ck.get("wall_time_s", 0.0))
         if not 0 <= stage < len(config.curriculum):
             raise ValueError(f"{out}: corrupt checkpoint (curriculum stage {stage})")
-    base_meta = {"task": task.to_json(), "config": config.hyper_parameters(),
+    base_meta = {"task": task.to_json(), "cell": config.cell,
+                 "config": config.hyper_parameters(),
                  "seed": config.seed, "versions": versions()}
 
     def save(status: str, metrics: dict | None = None, error: str | None = None) -> None:
@@ -315,14 +325,17 @@ def _run(config: TrainConfig, out: Path | None, progress: bool,
     return TrainResult(weights, history, metrics, config, out, advances)
 
 
-def evaluate(weights: RNNWeights, task: TaskSpec, config: TrainConfig) -> dict[str, Any]:
+def evaluate(weights: Any, task: TaskSpec, config: TrainConfig) -> dict[str, Any]:
     """Sign accuracy and MSE at ``config.test_horizon`` on ``config.test_batches`` fresh batches
     of ``config.batch`` from the test stream (float64 numpy rollout of the exported weights)."""
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, TEST_STREAM]))
     accs, mses = [], []
     for _ in range(config.test_batches):
         batch = make_batch(task, config.batch, config.test_horizon, rng)
-        y = rollout(weights, batch.inputs)[1][:, task.s:]
+        if isinstance(weights, RNNWeights):
+            y = rollout(weights, batch.inputs)[1][:, task.s:]
+        else:  # any other cell through its numpy Dynamics
+            y = rollout_dynamics(cell_dynamics(weights), batch.inputs, keep=(0, 0))[1][:, task.s:]
         accs.append(sign_accuracy(y, batch.targets))
         mses.append(float(np.mean((y - batch.targets) ** 2)))
     return {"test_accuracy": float(np.mean(accs)), "test_mse": float(np.mean(mses)),

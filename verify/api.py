@@ -20,7 +20,7 @@ from emt.verify.report import Report
 from emt.verify.spectra import PAPER_THRESHOLD
 from emt.verify.tolerances import resolve
 
-__all__ = ["verify_weights", "verify_subject", "assert_emt", "versions"]
+__all__ = ["verify_weights", "verify_subject", "verify_loaded", "assert_emt", "versions"]
 
 TRAJECTORY_PLOT_STEPS = 3  # output-phase length of the Figure 3 plot, in multiples of s
 
@@ -107,17 +107,28 @@ def verify_weights(
 
 
 def verify_subject(path: str | os.PathLike, task: TaskSpec | str | None = None,
-                   **kwargs: Any) -> Report:
+                   cell: str | None = None, **kwargs: Any) -> Report:
     """Load a subject file or run directory (`verify.subject.load_subject`) and verify it;
-    ``task`` may be a registered name; a run directory supplies its own task otherwise."""
+    ``task`` may be a registered name; a run directory supplies its own task otherwise.
+    LSTM, GRU and LRU subjects (or ``cell`` naming one) go to `verify.cell_subject`."""
     from emt.verify.subject import load_subject
 
     spec = get_task(task) if isinstance(task, str) else task
-    subj = load_subject(path, spec)
+    subj = load_subject(path, spec, cell)
     if subj.task is None:
         raise ValueError(f"{path}: no task given and the subject does not name one")
-    return verify_weights(subj.weights, subj.task, subject=str(subj.path),
-                          subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
+    return verify_loaded(subj, **kwargs)
+
+
+def verify_loaded(subj: Any, **kwargs: Any) -> Report:
+    """Verify a loaded `verify.subject.Subject` (with its task) by its cell type."""
+    verify = verify_weights
+    if not isinstance(subj.weights, RNNWeights):
+        from emt.verify.cell_subject import verify_cell
+
+        verify = verify_cell  # type: ignore[assignment]
+    return verify(subj.weights, subj.task, subject=str(subj.path),
+                  subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
 
 
 def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class Subject:
     SHA-256 of the weights file and the naming convention it used."""
 
     path: Path
-    weights: RNNWeights
+    weights: RNNWeights  # or numerics.cells.CellWeights for an LSTM, GRU or LRU
     task: TaskSpec | None
     sha256: str
     convention: str
@@ -170,11 +171,35 @@ def _check_keras_file(path: Path) -> None:
                          f"{raise_hint('MAX_NPZ_BYTES')})")
 
 
-def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subject:
+
+
+def _keras_cell_kind(path: Path) -> str | None:
+    """``"lstm"``/``"gru"`` when a ``.keras`` archive's config names such a layer (read as JSON
+    from the zip, nothing deserialised), else ``None``."""
+    import json
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if zf.getinfo("config.json").file_size > limit("MAX_TEXT_FILE_BYTES"):
+                return None  # not a model configuration we would parse; the loader says why
+            text = zf.read("config.json").decode("utf-8")
+        json.loads(text)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None  # the Elman loader reports what is wrong with the file
+    for kind in ("LSTM", "GRU"):
+        if f'"class_name": "{kind}"' in text:
+            return kind.lower()
+    return None
+
+
+def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
+                 cell: str | None = None) -> Subject:
     """Load a run directory, ``.npz`` or ``.keras`` subject (module docstring).
 
     ``task`` (when given) overrides the run directory's own task and is checked against the
-    weights' input and output dimension.  A subject without a task and no ``task`` argument is
+    weights' input and output dimension.  LSTM, GRU and LRU subjects (recognised from their
+    arrays, or named by ``cell``) load as `numerics.cells.CellWeights` through
+    `verify.cell_subject`.  A subject without a task and no ``task`` argument is
     returned with ``task=None``; the caller must supply one.
     """
     path = Path(path)
@@ -190,14 +215,25 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None) -> Subje
         weights, run_task, _meta = load_run(path)
         subject = Subject(path, weights, run_task, file_sha256(path / rundir.WEIGHTS), "run")
     elif path.suffix == ".keras":
-        from emt.numerics.model import load_keras_file  # the only TensorFlow import in verify
-
         _check_keras_file(path)
+        kind = _keras_cell_kind(path)
+        if cell in ("lstm", "gru") or kind is not None:
+            from emt.verify.cell_subject import load_keras_cell
 
-        weights = load_keras_file(path)
+            weights = load_keras_cell(path, cell)
+        else:
+            from emt.numerics.model import load_keras_file  # the only TensorFlow import here
+
+            weights = load_keras_file(path)
         subject = Subject(path, weights, None, file_sha256(path), "keras-file")
     elif path.suffix == ".npz":
-        weights, convention = load_npz_weights(path)
+        from emt.verify.cell_subject import cell_of_arrays, load_cell_npz
+
+        arrays = _read_arrays(path)
+        if cell not in (None, "rnn") or cell_of_arrays(arrays) is not None:
+            weights, convention = load_cell_npz(path, arrays, cell)
+        else:
+            weights, convention = load_npz_weights(path)
         subject = Subject(path, weights, None, file_sha256(path), convention)
     else:
         raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz or "

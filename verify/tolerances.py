@@ -126,6 +126,14 @@ _DEFINITIONS = (
         "Measured: passing nets 0.997-1.000, failing and control nets -0.13-0.87.",
     ),
     Tolerance(
+        "linear.lru_spectrum", 0.05,
+        "max distance in the complex plane between the matched eigenvalues of a trained LRU's "
+        "minimal-order Ho-Kalman reduction and the task's exact minimal realisation; the same "
+        "0.05 as spectrum.phase (a phase error of 0.05 rad is far below the 2 pi / s spacing of "
+        "the roots of unity), and a modulus error of 0.05 already halves a unit-modulus mode in "
+        "14 steps.",
+    ),
+    Tolerance(
         "no_bias", 0.0,
         "the theory linearises at h = 0, a fixed point only without bias: max |bias| must be 0.",
     ),

@@ -197,7 +197,7 @@ def write_documents(docs: dict[str, str], out: Path) -> list[str]:
             _atomic_write_text(target, text)
             changed.append(rel)
     for rel in compare_documents(docs, out)["extra"]:
-        if rel.startswith("tasks/"):
+        if rel.startswith(("tasks/", "cells/")):
             (out / rel).unlink()
             changed.append(rel)
     return changed

@@ -1,6 +1,7 @@
 """Subcommands of this package for the `emt` CLI (see verify/cli.py): ``emt train``.
 
-    emt train --task NAME|--task-file FILE --out RUN_DIR [--hidden 128] [--seed 1] [--linear]
+    emt train --task NAME|--task-file FILE --out RUN_DIR [--cell rnn|lstm|gru|lru]
+              [--hidden 128] [--seed 1] [--linear]
               [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
               [--stop-when-learned] [--quiet]
     emt train ... --seeds 1 2 3 4 --out DIR     (one group: DIR/seed-1 ... DIR/seed-4)
@@ -45,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                        help="train these seeds as one group in one compiled step and write "
                        "RUN_DIR/seed-N for each")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru", "lru"), default=None,
+                   help="recurrent cell: the paper's Elman rnn (default), or a bias-free lstm, "
+                   "gru or lru (diagonal complex linear recurrence)")
     p.add_argument("--linear", action="store_true", help="linear activation instead of tanh")
     p.add_argument("--l2", type=float, default=None, help="coupled L2 weight decay (default 0)")
     p.add_argument("--threshold", type=float, default=None,
@@ -58,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-_CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every")
+_CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every", "cell")
 
 
 def _load_task(args: argparse.Namespace):

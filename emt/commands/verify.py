@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
     src.add_argument("--task-file", metavar="FILE", help="a task description file")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default=None,
+                   help="the subject's cell when its arrays do not say (default: recognised "
+                   "from the recurrent matrix's shape: N x N rnn, 4N x N lstm, 3N x N gru)")
     p.add_argument("--ground", choices=GROUNDINGS, default="output",
                    help="grounding of the privileged basis: input (G = W_uh), output (default: G "
                    "fitted to the readout over s steps) or output-pinv (G = pinv(W_hy))")
@@ -94,7 +97,7 @@ def _stems(subjects: list) -> list[str]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from emt.verify.api import verify_weights
+    from emt.verify.api import verify_loaded
     from emt.verify.subject import load_subject
     from emt.verify.tolerances import parse_overrides
 
@@ -114,16 +117,14 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_path(args.out)  # writable, checked before any work
     task = _task_from_args(args)
-    subjects = [load_subject(path, task) for path in args.subjects]
+    subjects = [load_subject(path, task, args.cell) for path in args.subjects]
     for subj in subjects:
         if subj.task is None:  # (the loop below relies on this check)
             raise ValueError(f"{subj.path}: no task: give --task NAME or --task-file FILE "
                              "(only run directories carry their own task)")
     reports: list[Report] = [
-        verify_weights(subj.weights, subj.task,  # type: ignore[arg-type]
-                       ground=args.ground, tolerances=tols,
-                       seed=args.seed, horizon=args.horizon, subject=str(subj.path),
-                       subject_sha256=subj.sha256, convention=subj.convention)
+        verify_loaded(subj, ground=args.ground, tolerances=tols, seed=args.seed,
+                      horizon=args.horizon)
         for subj in subjects]
     # -- output -------------------------------------------------------------------------------
     if args.out is not None:

@@ -1,0 +1,48 @@
+"""The committed cell results (`results/cells`): the table is what `experiments.cells` computes
+from the committed records, the records' verdicts are consistent with their numbers, and every
+committed trained cell fails the effective claim when judged against the wrong task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emt.experiments.cells import cell_row, cells_markdown
+from emt.theory.tasks import get
+from emt.verify.cell_subject import verify_cell
+from emt.verify.subject import load_subject
+
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "cells"
+RECORDS = sorted(p for p in RESULTS.glob("*") if (p / "report.json").is_file())
+# for each size (s, d), a task of that size that differs from the one a net was trained on
+WRONG_TASKS = ("reverse-copy-4", "repeat-copy-4", "T2", "T1")
+
+
+def wrong_task(task):
+    return next(get(n) for n in WRONG_TASKS
+                if (get(n).s, get(n).d) == (task.s, task.d) and get(n).label != task.label)
+
+
+def test_committed_table_is_computed_from_the_records() -> None:
+    assert RECORDS, "no committed cell records"
+    assert (RESULTS / "cells.md").read_text() == cells_markdown(RESULTS)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=[p.name for p in RECORDS])
+def test_record_verdicts_follow_from_their_numbers(record: Path) -> None:
+    row = cell_row(record)
+    # a net below the generalisation bar cannot pass the effective claim's loaded-state check
+    if row["loaded_state"] < 0.95:
+        assert row["effective"].startswith("fail")
+    assert row["steps"] > 0 and 0 <= row["train_accuracy_h200"] <= 1
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=[p.name for p in RECORDS])
+def test_committed_cells_fail_the_effective_claim_on_the_wrong_task(record: Path) -> None:
+    subj = load_subject(record)
+    assert subj.task is not None
+    report = verify_cell(subj.weights, wrong_task(subj.task), horizon=40)
+    effective = [c for c in report.checks if c.name.startswith("effective.")]
+    assert any(c.passed is False for c in effective), report.table()
+    assert report.check("generalisation").passed is False

@@ -1,0 +1,217 @@
+"""LSTM, GRU and LRU subjects: every file format loads to the same weights (and the Keras cells
+compute what our Dynamics compute), both claims run, a constructed LRU circuit passes, wrong-task,
+unsolvable-task and untrained cells fail, and bad input is one line with exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from emt.cli import main
+from emt.numerics.cells import (
+    CellWeights,
+    cell_dynamics,
+    cell_weights_from_params,
+    init_cell_params,
+)
+from emt.numerics.dynamics import rollout_dynamics
+from emt.theory.circuit import Circuit
+from emt.theory.tasks import get
+from emt.verify.cell_subject import verify_cell
+from emt.verify.subject import load_subject
+
+H = 40  # a short horizon keeps these checks fast; the verdicts below do not depend on it
+
+
+def lru_circuit(task_name: str) -> CellWeights:
+    """The binding circuit (Psi = I) diagonalised: Phi = Z T Z^*, T diagonal for the normal
+    (permutation) Phi of a signed-copy task; lam = diag T, B = Z^* W_uh, C = W_hy Z."""
+    c = Circuit(get(task_name), np.eye(get(task_name).n_slots))
+    T, Z = scipy.linalg.schur(c.w_hh.astype(complex), output="complex")
+    assert np.allclose(T, np.diag(np.diag(T)), atol=1e-10)
+    B, C = Z.conj().T @ c.w_uh, c.w_hy @ Z
+    return CellWeights("lru", {"lam_re": np.diag(T).real, "lam_im": np.diag(T).imag,
+                               "B_re": B.real, "B_im": B.imag, "C_re": C.real, "C_im": C.imag})
+
+
+def effective_passed(report) -> bool:
+    return all(report.check(n).passed for n in ("effective.embedding", "effective.step",
+                                                "effective.loaded_state",
+                                                "effective.trajectory"))
+
+
+def test_constructed_lru_passes_and_fails_where_the_theory_says() -> None:
+    lru = lru_circuit("repeat-copy-4")
+    good = verify_cell(lru, get("repeat-copy-4"), horizon=H)
+    assert good.passed, good.table()
+    assert good.check("linear.lru_spectrum").value < 1e-8
+    assert good.metrics["embedding_r2"] > 0.999
+    wrong = verify_cell(lru, get("reverse-copy-4"), horizon=H)  # wrong task: fails
+    assert not effective_passed(wrong) and not wrong.check("generalisation").passed
+    assert wrong.check("linear.lru_spectrum").passed is False
+    # staggered-4 is not linearly solvable: the theorem check fails, the spectrum is skipped
+    unsolvable = verify_cell(lru, get("staggered-4"), horizon=H)
+    assert unsolvable.check("linear.solvable").passed is False
+    assert unsolvable.check("linear.lru_spectrum").passed is None
+    assert not effective_passed(unsolvable)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lru"])
+def test_untrained_cells_fail_the_effective_claim(cell: str) -> None:
+    w = cell_weights_from_params(cell, init_cell_params(cell, 32, 4, seed=3))
+    report = verify_cell(w, get("repeat-copy-4"), horizon=H)
+    assert not effective_passed(report), report.table()
+    assert report.check("effective.embedding").value < 0.95
+    assert not report.passed
+    names = [c.name for c in report.checks]
+    if cell == "lru":
+        assert "linear.lru_spectrum" in names
+    else:  # the linear claim on the derived linearisation
+        assert "linear.spectrum.count" in names and "linear.markov" in names
+
+
+def _keras_model(w: CellWeights, bias: bool = False, reset_after: bool = True):
+    import keras
+
+    n, d = w.n_hidden, w.d_in
+    layer_cls = keras.layers.LSTM if w.cell == "lstm" else keras.layers.GRU
+    kwargs = {} if w.cell == "lstm" else {"reset_after": reset_after}
+    rec = layer_cls(n, use_bias=bias, return_sequences=True, **kwargs)
+    model = keras.Sequential([keras.Input((None, d)), rec,
+                              keras.layers.Dense(w.d_out, use_bias=False)])
+    order = (0, 1, 2, 3) if w.cell == "lstm" else (1, 0, 2)  # Keras GRU gates z, r, h
+    a = w.arrays
+
+    def keras_blocks(M: np.ndarray) -> np.ndarray:
+        return np.concatenate([M[k * n:(k + 1) * n] for k in order]).T
+
+    weights = [keras_blocks(a["W_ih"]), keras_blocks(a["W_hh"])]
+    if bias:
+        shape = rec.get_weights()[2].shape
+        weights.append(np.full(shape, 0.1))
+    rec.set_weights(weights)
+    model.layers[-1].set_weights([a["W_hy"].T])
+    return model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_keras_cells_compute_our_dynamics_and_load_back(cell: str, tmp_path: Path) -> None:
+    w = cell_weights_from_params(cell, init_cell_params(cell, 6, 2, seed=5))
+    model = _keras_model(w)
+    u = np.random.default_rng(1).standard_normal((3, 7, 2)).astype(np.float32)
+    y_keras = np.asarray(model(u))
+    _, y_ours = rollout_dynamics(cell_dynamics(w), u)
+    np.testing.assert_allclose(y_ours, y_keras, atol=1e-5)  # gate order and equations agree
+    path = tmp_path / f"{cell}.keras"
+    model.save(path)
+    loaded = load_subject(path).weights
+    assert isinstance(loaded, CellWeights) and loaded.cell == cell
+    for k in w.arrays:
+        np.testing.assert_allclose(loaded.arrays[k], w.arrays[k], atol=1e-7)
+
+
+def test_keras_biases_are_reported_and_other_checks_still_run(tmp_path: Path) -> None:
+    w = cell_weights_from_params("gru", init_cell_params("gru", 8, 4, seed=5))
+    path = tmp_path / "gru_bias.keras"
+    _keras_model(w, bias=True).save(path)
+    subj = load_subject(path, get("repeat-copy-4"))
+    assert subj.weights.has_bias
+    report = verify_cell(subj.weights, subj.task, horizon=H)
+    assert report.check("no_bias").passed is False
+    assert report.check("effective.embedding").value is not None
+
+
+def test_all_formats_give_the_same_verdicts(tmp_path: Path) -> None:
+    task = get("repeat-copy-4")
+    for cell in ("lstm", "gru"):
+        w = cell_weights_from_params(cell, init_cell_params(cell, 16, 4, seed=2))
+        a = w.arrays
+        n = w.n_hidden
+        ours = w.save_npz(tmp_path / f"{cell}-ours.npz")
+        torch_names = tmp_path / f"{cell}-torch.npz"
+        np.savez(torch_names, **{f"{cell}.weight_ih_l0": a["W_ih"],
+                                 f"{cell}.weight_hh_l0": a["W_hh"], "readout.weight": a["W_hy"]})
+        order = (0, 1, 2, 3) if cell == "lstm" else (1, 0, 2)
+        keras_names = tmp_path / f"{cell}-keras.npz"
+        np.savez(keras_names, **{
+            "kernel": np.concatenate([a["W_ih"][k * n:(k + 1) * n] for k in order]).T,
+            "recurrent_kernel": np.concatenate([a["W_hh"][k * n:(k + 1) * n] for k in order]).T,
+            "dense_kernel": a["W_hy"].T})
+        values = []
+        for path in (ours, torch_names, keras_names):
+            subj = load_subject(path, task)
+            assert subj.weights.cell == cell
+            report = verify_cell(subj.weights, task, horizon=H)
+            values.append([(c.name, c.passed, c.value) for c in report.checks])
+        assert values[0] == values[1] == values[2]
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    code = main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+def test_bad_cell_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    n, d = 4, 2
+    rng = np.random.default_rng(0)
+    five = tmp_path / "five.npz"
+    np.savez(five, weight_ih_l0=rng.standard_normal((5 * n, d)),
+             weight_hh_l0=rng.standard_normal((5 * n, n)),
+             **{"readout.weight": rng.standard_normal((d, n))})
+    stacked = tmp_path / "stacked.npz"
+    np.savez(stacked, weight_ih_l0=rng.standard_normal((4 * n, d)),
+             weight_hh_l0=rng.standard_normal((4 * n, n)),
+             weight_ih_l1=rng.standard_normal((4 * n, n)),
+             weight_hh_l1=rng.standard_normal((4 * n, n)),
+             **{"readout.weight": rng.standard_normal((d, n))})
+    gru = tmp_path / "gru.npz"
+    np.savez(gru, weight_ih_l0=rng.standard_normal((3 * n, d)),
+             weight_hh_l0=rng.standard_normal((3 * n, n)),
+             **{"readout.weight": rng.standard_normal((d, n))})
+    wrong_d = tmp_path / "wrong_d.npz"
+    np.savez(wrong_d, weight_ih_l0=rng.standard_normal((4 * n, 3)),
+             weight_hh_l0=rng.standard_normal((4 * n, n)),
+             **{"readout.weight": rng.standard_normal((d, n))})
+    cases = [([str(five), "--cell", "lstm"], "4N x N rows"),
+             ([str(stacked)], "stacked recurrent layers"),
+             ([str(gru), "--cell", "lstm"], "--cell lstm needs"),
+             ([str(wrong_d)], "task repeat-copy-2")]
+    task_file = tmp_path / "rc2.toml"
+    task_file.write_text('name = "repeat-copy-2"\ns = 2\nd = 2\nF = [[1, 0], [0, 1], [0, 0], '
+                         '[0, 0]]\n')
+    for args, message in cases:
+        code, err = _run(["verify", *args, "--task-file", str(task_file), "--horizon", "10"],
+                         capsys)
+        assert code == 2, (args, err)
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    w = cell_weights_from_params("gru", init_cell_params("gru", 4, 2, seed=1))
+    path = tmp_path / "gru_before.keras"
+    _keras_model(w, reset_after=False).save(path)
+    code, err = _run(["verify", str(path), "--task-file", str(task_file)], capsys)
+    assert code == 2 and "reset_after=False" in err and len(err.strip().splitlines()) == 1
+
+
+def test_embedding_descriptors_separate_an_offset_from_a_linear_code() -> None:
+    """States = a linear code of the window plus a constant offset: the no-intercept R^2 is poor,
+    the affine one exact, and the offset share is what the offset contributes."""
+    from types import SimpleNamespace
+
+    from emt.verify.cell_subject import embedding_descriptors
+
+    rng = np.random.default_rng(0)
+    A, b = rng.standard_normal((6, 3)), 3.0 * np.ones(6)
+    z, zh = rng.choice([-1.0, 1.0], (200, 3)), rng.choice([-1.0, 1.0], (100, 3))
+    analysis = SimpleNamespace(fit_data=(z, z @ A.T + b), heldout_data=(zh, zh @ A.T + b))
+    w = cell_weights_from_params("gru", init_cell_params("gru", 6, 3, seed=0))
+    d = embedding_descriptors(analysis, w)
+    assert d["embedding_r2_affine"] > 1 - 1e-12
+    xh = zh @ A.T + b
+    np.testing.assert_allclose(d["state_offset_share"], np.sum(xh.mean(0) ** 2)
+                               / np.mean(np.sum(xh ** 2, axis=1)))
+    assert d["state_offset_share"] > 0.5
+    lstm = cell_weights_from_params("lstm", init_cell_params("lstm", 3, 3, seed=0))
+    assert "embedding_r2_c_affine" in embedding_descriptors(analysis, lstm)
