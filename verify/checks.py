@@ -2,7 +2,7 @@
 
 A check that does not apply to the subject (for example Markov parameters of a tanh net) is
 returned as skipped (``passed is None``) with the reason in ``detail`` -- never silently passed.
-Which regime each check tests (SPEC section 4): ``generalisation`` and ``trajectory`` drive the
+Which regime each check tests: ``generalisation`` and ``trajectory`` drive the
 input phase through the network from ``h(-1) = 0``; ``loaded_state`` starts the output phase
 from ``h(s-1) = Psi x``, the regime the theory's theorem speaks about.
 """
@@ -26,7 +26,7 @@ from emt.verify.basis import (
     phi_power_s_is_identity,
     privileged_basis,
 )
-from emt.verify.spectra import SpectralComparison, compare_spectra, paper_metric
+from emt.verify.spectra import SpectralComparison, compare_modes, paper_metric
 
 __all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
 
@@ -114,9 +114,10 @@ class Context:
     horizon: int = 200
 
     def result(self, name: str, value: float, comparator: str, detail: str = "",
-               metrics: Mapping[str, float] | None = None, tol_name: str | None = None
-               ) -> CheckResult:
-        tol = float(self.tolerances[tol_name or name])
+               metrics: Mapping[str, float] | None = None, tol_name: str | None = None,
+               bound: float | None = None) -> CheckResult:
+        """``bound``: the bound applied when the math caps the named tolerance (the phase)."""
+        tol = float(self.tolerances[tol_name or name] if bound is None else bound)
         value = finite(value)
         passed = value <= tol if comparator == "<=" else value >= tol
         clean = {k: finite(v) for k, v in (metrics or {}).items()}
@@ -136,8 +137,9 @@ class Context:
 
     @cached_property
     def spectral(self) -> SpectralComparison:
-        return compare_spectra(self.theory_eigs, self.trained_eigs,
-                               self.tolerances["spectrum.threshold"])
+        return compare_modes(self.theory_eigs, int(spectrum(self.task).nonzero),
+                             self.trained_eigs, self.tolerances["spectrum.threshold"],
+                             self.tolerances["spectrum.gap"], self.tolerances["spectrum.phase"])
 
     @cached_property
     def paper(self) -> float | None:
@@ -187,12 +189,19 @@ def check_no_bias(ctx: Context) -> CheckResult:
 
 
 def check_spectrum_count(ctx: Context) -> CheckResult:
-    """|#{|lambda| > thr in Phi} - #{|lambda| > thr in W_hh}|."""
+    """|r - n|: ``r`` = Phi's exact number of nonzero eigenvalues, ``n`` = W_hh's memory modes,
+    counted at its clear spectral gap or, without one, above the threshold
+    (`verify.spectra.count_modes`)."""
     c = ctx.spectral
+    how = (f"above a clear gap (ratio {c.gap_ratio:.3g} >= {ctx.tolerances['spectrum.gap']:g})"
+           if c.count_rule == "gap" else
+           f"above |lambda| = {c.threshold:g} x the smallest predicted modulus (no clear gap: "
+           f"largest ratio {c.gap_ratio:.3g} < {ctx.tolerances['spectrum.gap']:g})")
     return ctx.result("spectrum.count", c.count_mismatch, "<=",
-                      f"theory {c.n_theory}, trained {c.n_trained} eigenvalues with "
-                      f"|lambda| > {c.threshold:g}",
-                      {"n_theory": c.n_theory, "n_trained": c.n_trained})
+                      f"theory {c.n_theory} nonzero eigenvalues (exact), trained {c.n_trained} "
+                      f"{how}",
+                      {"n_theory": c.n_theory, "n_trained": c.n_trained,
+                       "gap_ratio": c.gap_ratio, "by_gap": float(c.count_rule == "gap")})
 
 
 _NO_PAIRS = "no eigenvalue pairs above |lambda| = {:g} to compare (see spectrum.count)"
@@ -203,9 +212,13 @@ def check_spectrum_phase(ctx: Context) -> CheckResult:
     c = ctx.spectral
     if not c.matching:
         return ctx.skipped("spectrum.phase", "<=", _NO_PAIRS.format(c.threshold))
+    capped = c.phase_bound < ctx.tolerances["spectrum.phase"]
     return ctx.result("spectrum.phase", c.phase_error_max, "<=",
                       f"max over {len(c.matching)} matched pairs (mean {c.phase_error_mean:.2g} "
-                      "rad)", {"mean": c.phase_error_mean, "pairs": len(c.matching)})
+                      f"rad); bound {'capped at' if capped else 'below'} half the smallest "
+                      f"angular gap of Phi ({c.angular_gap:.3g} rad)",
+                      {"mean": c.phase_error_mean, "pairs": len(c.matching),
+                       "angular_gap": c.angular_gap}, bound=c.phase_bound)
 
 
 def check_spectrum_modulus(ctx: Context) -> CheckResult:
@@ -218,29 +231,45 @@ def check_spectrum_modulus(ctx: Context) -> CheckResult:
                       f"{c.modulus_error_mean:.2g})", {"mean": c.modulus_error_mean})
 
 
+def phi_hat_eig_distance(phi_hat: np.ndarray, w_hh: np.ndarray) -> float:
+    """Largest distance from an eigenvalue of Phi_hat to the nearest of W_hh's ``r`` largest-
+    modulus eigenvalues (``r`` = size of Phi_hat).  When Phi has zero eigenvalues the basis lies
+    in W_hh's dominant invariant subspace, so Phi_hat's eigenvalues ARE those of W_hh (measured:
+    under 3e-12 on every committed T2-T4 and staggered-4 net, for all three groundings)."""
+    r = phi_hat.shape[0]
+    eigs = np.linalg.eigvals(w_hh)
+    top = eigs[np.argsort(-np.abs(eigs), kind="stable")[:r]]
+    own = np.linalg.eigvals(phi_hat)
+    return float(np.max(np.min(np.abs(own[:, None] - top[None, :]), axis=1))) if r else 0.0
+
+
 def check_phi_hat(ctx: Context) -> CheckResult:
-    """Phi_hat against the prediction for the grounding, modulo the diagonal similarity that
-    column normalisation introduces (`diagonal_similarity_error`).  The input and output
-    groundings recover ``G = Psi_s`` exactly for the circuit, so the entries are predicted.
-    With "output-pinv" and ``Phi^s != I`` the entries depend on the network's unknown
-    ``Psi^T Psi``; only the spectrum is predicted then, so the value is the worst of the matched
-    phase and modulus errors and the count mismatch between the eigenvalues of Phi_hat and of
-    the prediction."""
+    """Phi_hat's entries against the prediction for the grounding, modulo the diagonal
+    similarity that column normalisation introduces (`diagonal_similarity_error`).
+
+    What it tests beyond the spectrum: Phi_hat's eigenvalues carry no information of their own
+    (for tasks with a zero eigenvalue they equal W_hh's top eigenvalues whatever the grounding,
+    `phi_hat_eig_distance`, reported as ``eig_distance_to_w``), but its entries do -- which slot
+    feeds which, i.e. how the modes are tied to the grounding's input/output directions.  The
+    input and output groundings recover ``G = Psi_s`` exactly for the circuit, so the entries
+    are predicted.  With "output-pinv" and ``Phi^s != I`` the entries depend on the network's
+    unknown ``Psi^T Psi`` and only the spectrum would remain -- which spectrum.* already test --
+    so the check is skipped there and its spectral numbers are kept as descriptors."""
     b = ctx.basis
     plan = b.plan
-    metrics = {"condition": b.condition, "slots": plan.rank}
+    metrics = {"condition": b.condition, "slots": plan.rank,
+               "eig_distance_to_w": phi_hat_eig_distance(b.phi_hat, ctx.weights.W_hh)}
     note = f"{plan.rank} slots" + (" (reduced)" if plan.reduced else "") + \
         f", cond(Psi) {b.condition:.3g}, {ctx.ground} grounding"
     if ctx.ground != "output-pinv" or phi_power_s_is_identity(ctx.task):
         err, _ = diagonal_similarity_error(b.phi_hat, plan.prediction)
         return ctx.result("phi_hat", err, "<=",
                           f"max entry error modulo diagonal similarity; {note}", metrics)
-    c = compare_spectra(np.linalg.eigvals(plan.prediction), np.linalg.eigvals(b.phi_hat),
-                        ctx.tolerances["spectrum.threshold"])
-    value = max(c.phase_error_max, c.modulus_error_max, float(c.count_mismatch))
-    return ctx.result("phi_hat", value, "<=",
-                      f"spectrum only (entries depend on Psi^T Psi for this grounding): "
-                      f"{c.n_theory} vs {c.n_trained} eigenvalues; {note}", metrics)
+    return CheckResult(
+        "phi_hat", ctx.subject, None, float(ctx.tolerances["phi_hat"]), "<=", None,
+        f"not predicted for this grounding: the entries depend on Psi^T Psi and the "
+        f"eigenvalues are W_hh's own (distance {metrics['eig_distance_to_w']:.2g}), which "
+        f"spectrum.* test; {note}", {k: finite(v) for k, v in metrics.items()})
 
 
 def check_generalisation(ctx: Context) -> CheckResult:
@@ -250,13 +279,18 @@ def check_generalisation(ctx: Context) -> CheckResult:
     err = np.max(np.abs(y - targets) / np.maximum(1.0, np.abs(targets)))
     detail = f"{N_BATCHES} x {BATCH} sequences, H = {ctx.horizon}, driven from h(-1) = 0"
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
-        detail += "; task not linearly solvable, so a linear net cannot pass (SPEC 4)"
+        detail += "; task not linearly solvable, so a linear net cannot pass"
     return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
 
 
 def check_loaded_state(ctx: Context) -> CheckResult:
     """Load ``h(s-1) = Psi x`` (the recovered basis, ``Psi = psi_full_raw K^-1``),
-    run the network's own zero-input dynamics for H steps, compare with the task."""
+    run the network's own zero-input dynamics for H steps, compare with the task.
+
+    Part of the linear claim: Psi's slot scales come from powers of W_hh (``W_hh^(s-k) G``),
+    which is the circuit's basis only with unit gain.  A net whose modes have |lambda| > 1,
+    compensated by its nonlinearity's gain, is loaded at the wrong scale here; the effective
+    claim fits its basis to the states instead."""
     b = ctx.state_basis
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 1]))
     s, d = ctx.task.s, ctx.task.d
@@ -274,7 +308,9 @@ def check_loaded_state(ctx: Context) -> CheckResult:
 def check_trajectory(ctx: Context) -> CheckResult:
     """Decode the driven hidden states to slots, ``Pi_Phi window(t) ~ K_r psi_raw^+ h(t)``, and
     correlate each slot with the true window over the batch and the first output steps; the
-    value is the smallest per-slot correlation (the paper's Figure 3 claim)."""
+    value is the smallest per-slot correlation (the paper's Figure 3 claim).  Like
+    `check_loaded_state` it decodes with the W_hh-power basis, so it assumes unit gain (part of
+    the linear claim)."""
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
         return ctx.skipped("trajectory", ">=",
                            "driven regime: a linear net cannot solve this task from h = 0, "
