@@ -1,0 +1,454 @@
+"""The effective-circuit checks: does a recurrent model implement Phi through its own step?
+
+They see the model only through `numerics.dynamics.Dynamics` (``step`` and ``readout`` on the
+full state), so they apply to any cell.  Notation: ``w(t) = [x(t-s+1); ...; x(t)]`` is the task
+window at time ``t`` (slot ``k = 0`` oldest), ``Pi = Pi_Phi`` the spectral projector of Phi
+(`theory.effective`), ``z = Q^T Pi w`` the orthonormal live-slot coordinates (``r`` numbers) and
+``Phi_r`` the task's map on them.  The claim under test (derivation ``effective.md``):
+
+    x(t) = Psi_eff Pi w(t)   on reachable output-phase states,
+    step(Psi_eff Pi w, 0) = Psi_eff Phi Pi w.
+
+Data: sequences drawn from ``seed`` are driven from ``x(-1) = initial_state`` through the input
+phase; the states at ``t = t0 .. t0 + L - 1`` with ``t0 = s - 1 + max(nu, 1)`` (``nu``: the
+nilpotent index of Phi, after which the window's dead part has vanished, `theory.effective.
+nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states; two thirds of
+the sequences fit, the rest are held out.
+
+Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
+
+* ``effective.embedding``: least squares ``x ~ A z`` (``A = Psi_eff Q``, no intercept: the zero
+  window is the zero state), held-out ``R^2 = 1 - |x - A z|^2 / |x - mean x|^2``; and the
+  numerical rank of ``A`` must be ``r``.  Rank rule (a gap, not a bare cut-off): the singular
+  values of the window-explained part of the held-out states (``A`` whitened by the covariance of
+  ``z``: how far the state moves along each direction the window explains) are compared with the
+  noise floor, the largest singular value of the held-out residual (the largest unexplained
+  motion); the rank is the number above ``effective.rank_gap`` times the floor.
+* ``effective.step``: relative RMS of ``A^+ step(A z, 0) - Phi_r z`` over held-out windows (in
+  orthonormal coordinates this is the window-space error ``|| . ||`` of ``Pi Phi w``).
+* ``effective.loaded_state``: load ``x(s-1) = A C x`` (``C = Q^T Pi``) for fresh windows ``x``,
+  free-run ``H`` steps with zero input through the model's own step, and score the readout's sign
+  accuracy against the task's continuation; the state-tracking error
+  ``max_t ||x(t) - A C w(t)|| / ||A C w(t)||`` (RMS over sequences) must stay within
+  ``effective.tracking``.
+* ``effective.trajectory``: the paper's Figure 3 in the fitted basis: driven states decoded to
+  slots, ``Q A^+ x(t)``, against ``Pi w(t)``; the value is the smallest per-slot correlation over
+  ``TRAJECTORY_STEPS`` output steps (the slots shift one step per time step exactly when the
+  decoded values follow the window).
+
+Descriptors (never gate a verdict): the mean gain ``1 - x^2`` and the fraction of unit-samples
+with ``|x| > 0.9`` on the reachable states (Elman tanh cells only, where the state is a tanh
+output; otherwise absent with the reason in `EffectiveAnalysis.notes`), and the top Lyapunov
+exponents (natural log per step) along output-phase trajectories, from Jacobian-vector products
+of ``step`` by central differences and QR re-orthonormalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.linalg
+
+from emt.numerics.data import continue_sequence
+from emt.numerics.dynamics import Dynamics, rollout_dynamics
+from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
+from emt.theory.tasks import TaskSpec
+from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
+from emt.verify.tolerances import DEFAULTS
+
+__all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
+           "TrajectoryData", "EFFECTIVE_CHECKS"]
+
+EFFECTIVE_CHECKS = ("effective.embedding", "effective.step", "effective.loaded_state",
+                    "effective.trajectory")
+
+FIT_SEQUENCES = 128  # sequences whose states fit the embedding
+HELDOUT_SEQUENCES = 64  # fresh sequences that score it (and feed effective.step)
+LOADED_BATCH = 64  # loaded windows, as in the linear loaded_state check
+TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
+TRAJECTORY_SEQUENCES = 32
+TRAJECTORY_STEPS = 50  # output steps scored by effective.trajectory
+PLOT_PERIODS = 3  # output steps shown by the Figure 3 data, in multiples of s
+LYAPUNOV_TRAJECTORIES = 4
+LYAPUNOV_STEPS = 50
+LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
+FD_STEP = 1e-6  # central-difference step, relative to max(1, ||x||): error O(FD_STEP^2)
+SATURATION = 0.9  # |x| above which a tanh unit counts as compressed (gain below 0.19)
+_LOG_FLOOR = -700.0  # log of a vanishing stretch factor (a locally constant step)
+
+# Independent random streams, one per use of the seed (SeedSequence([seed, tag])).
+_FIT_TAG, _HELDOUT_TAG, _LOADED_TAG, _TRAJECTORY_TAG, _LYAPUNOV_TAG = 8101, 8102, 8103, 8104, 8105
+
+
+def _random_windows(task: TaskSpec, batch: int, seed: int, tag: int) -> np.ndarray:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, tag]))
+    return rng.choice(np.array([-1.0, 1.0]), size=(batch, task.s, task.d))
+
+
+def _sequence_windows(task: TaskSpec, window: np.ndarray, steps: int) -> np.ndarray:
+    """Windows ``w(t)`` for ``t = s-1 .. s-1+steps`` (``B x (steps+1) x n``) of the sequences
+    that start with ``window`` (``B x s x d``)."""
+    B, s, d = window.shape
+    x = np.concatenate([window, continue_sequence(task, window, steps)], axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(x, s, axis=1)  # (B, steps+1, d, s)
+    return np.ascontiguousarray(np.swapaxes(view, 2, 3)).reshape(B, steps + 1, s * d)
+
+
+def _drive(model: Dynamics, window: np.ndarray, steps: int) -> np.ndarray:
+    """States ``x(0) .. x(s-1+steps)`` (``B x (s+steps) x state_dim``) for the input phase
+    ``window`` followed by ``steps`` zero inputs."""
+    B, s, d = window.shape
+    inputs = np.concatenate([window, np.zeros((B, steps, d))], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        states, _ = rollout_dynamics(model, inputs)
+    return states
+
+
+def _top_singular_value(M: np.ndarray) -> float:
+    """Largest singular value of ``M`` from the smaller Gram matrix (only its top eigenvalue)."""
+    G = M.T @ M if M.shape[0] >= M.shape[1] else M @ M.T
+    if G.size == 0:
+        return 0.0
+    top = scipy.linalg.eigvalsh(G, subset_by_index=[G.shape[0] - 1, G.shape[0] - 1])
+    return float(np.sqrt(max(top[0], 0.0)))
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingFit:
+    """The fitted embedding ``x ~ A z``.  ``A``: ``state_dim x r``; ``A_pinv``: its pseudo-inverse
+    (the decoder); ``r2``: held-out R^2; ``signal``: singular values of the window-explained
+    part of the held-out states (per sample, descending); ``noise``: the residual's largest
+    singular value (per sample); ``rank``: how many ``signal`` values exceed ``rank_gap *
+    noise``; ``t0``/``steps``: the fitted times ``t0 .. t0+steps-1``."""
+
+    A: np.ndarray
+    A_pinv: np.ndarray
+    r2: float
+    signal: np.ndarray
+    noise: float
+    rank: int
+    rank_gap: float
+    t0: int
+    steps: int
+    n_fit: int
+    n_heldout: int
+    z_heldout: np.ndarray
+    finite: bool
+
+    @property
+    def gap(self) -> float:
+        """The r-th signal singular value over the noise floor (> rank_gap for full rank)."""
+        if self.signal.size == 0:
+            return 0.0
+        return float(self.signal[-1] / self.noise) if self.noise > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class TrajectoryData:
+    """What the Figure 3 plot needs: one driven sequence, ``times`` ``s-1 .. s-1+PLOT_PERIODS s``,
+    ``decoded`` (``T x n``: ``Q A^+ x(t)``, the state read in the fitted slot basis) and
+    ``truth`` (``T x n``: ``Pi w(t)``); slot ``k d + i`` is dimension ``i`` of the ``k``-th
+    oldest step; ``live``: which slots ``Pi`` keeps nonzero on the data."""
+
+    times: np.ndarray
+    decoded: np.ndarray
+    truth: np.ndarray
+    s: int
+    d: int
+    live: np.ndarray
+
+
+class EffectiveAnalysis:
+    """Every effective check and descriptor for one model and task, each computed once on first
+    use.  ``checks`` and ``descriptors`` are what `run_effective` returns; ``trajectory`` holds the
+    Figure 3 data; ``notes`` says why a descriptor is absent."""
+
+    def __init__(self, model: Dynamics, task: TaskSpec, tol: Mapping[str, float],
+                 seed: int = 0, *, horizon: int = 200, subject: str = "model") -> None:
+        if not isinstance(task, TaskSpec):
+            raise ValueError(f"task must be a TaskSpec; got {type(task).__name__}")
+        if not isinstance(model, Dynamics):
+            raise ValueError(f"model must implement numerics.dynamics.Dynamics (cell, d_in, "
+                             f"d_out, state_dim, initial_state, step, readout); got "
+                             f"{type(model).__name__}")
+        if model.d_in != task.d or model.d_out != task.d:
+            raise ValueError(f"{subject}: model has d_in = {model.d_in}, d_out = {model.d_out} "
+                             f"but task {task.label} has d = {task.d}")
+        for name, value, low in (("seed", seed, 0), ("horizon", horizon, 1)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        self.model, self.task, self.subject = model, task, subject
+        self.seed, self.horizon = int(seed), int(horizon)
+        self.tol = {name: float(t.value) for name, t in DEFAULTS.items()
+                    if name.startswith("effective.")}
+        self.tol.update({k: float(v) for k, v in tol.items() if k.startswith("effective.")})
+        self.live: LiveCoordinates = live_coordinates(task)
+        self.nu = nilpotent_index(task)
+        self.t0 = task.s - 1 + max(self.nu, 1)
+        self.fit_steps = max(2 * task.s, 4)
+        self.notes: dict[str, str] = {}
+
+    # -- data ------------------------------------------------------------------------------
+    def _reachable(self, batch: int, tag: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(z, x)``: live coordinates and states at ``t0 .. t0+fit_steps-1``, flattened."""
+        s = self.task.s
+        window = _random_windows(self.task, batch, self.seed, tag)
+        last = self.t0 + self.fit_steps - 1
+        states = _drive(self.model, window, last - s + 1)[:, self.t0:]
+        w = _sequence_windows(self.task, window, last - s + 1)[:, self.t0 - s + 1:]
+        z = self.live.of_windows(w)
+        return z.reshape(-1, self.live.rank), states.reshape(-1, self.model.state_dim)
+
+    @cached_property
+    def fit_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._reachable(FIT_SEQUENCES, _FIT_TAG)
+
+    @cached_property
+    def heldout_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._reachable(HELDOUT_SEQUENCES, _HELDOUT_TAG)
+
+    @cached_property
+    def fit(self) -> EmbeddingFit:
+        z, x = self.fit_data
+        zh, xh = self.heldout_data
+        r, gap = self.live.rank, self.tol["effective.rank_gap"]
+        ok = bool(np.all(np.isfinite(x)) and np.all(np.isfinite(xh)))
+        if not ok:
+            D = self.model.state_dim
+            return EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
+                                gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        A = np.linalg.lstsq(z, x, rcond=None)[0].T  # (state_dim, r)
+        resid = xh - zh @ A.T
+        centred = xh - xh.mean(axis=0)
+        ss_tot = float(np.sum(centred**2))
+        r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 0.0
+        n = len(zh)
+        # whiten A by the window covariance: singular values of the explained states per sample
+        evals, evecs = np.linalg.eigh(zh.T @ zh / n)
+        root = evecs @ np.diag(np.sqrt(np.maximum(evals, 0.0))) @ evecs.T
+        signal = np.linalg.svd(A @ root, compute_uv=False)[:r]
+        noise = _top_singular_value(resid) / np.sqrt(n)
+        rank = int(np.sum(signal > gap * noise))
+        return EmbeddingFit(A, np.linalg.pinv(A), r2, signal, noise, rank, gap, self.t0,
+                            self.fit_steps, len(z), n, zh, True)
+
+    # -- checks ----------------------------------------------------------------------------
+    def _result(self, name: str, value: float, comparator: str, passed: bool, detail: str,
+                metrics: Mapping[str, float] | None = None) -> CheckResult:
+        clean = {k: finite(v) for k, v in (metrics or {}).items()}
+        return CheckResult(name, self.subject, finite(value), self.tol[name], comparator,
+                           bool(passed), detail, clean)
+
+    def _not_finite(self, name: str, comparator: str) -> CheckResult:
+        return self._result(name, 0.0, comparator, False,
+                            "the model's states overflowed or became NaN on the driven sequences")
+
+    def check_embedding(self) -> CheckResult:
+        f, r = self.fit, self.live.rank
+        name = "effective.embedding"
+        if not f.finite:
+            return self._not_finite(name, ">=")
+        tol = self.tol[name]
+        passed = f.r2 >= tol and f.rank == r
+        detail = (f"held-out R^2 {f.r2:.4f} (>= {tol:g}) of the states on the {r} live slots "
+                  f"Pi_Phi w(t), t = {f.t0}..{f.t0 + f.steps - 1}; numerical rank {f.rank} of "
+                  f"{r} required (singular values above {f.rank_gap:g} x the residual floor "
+                  f"{f.noise:.3g}; smallest/floor = {f.gap:.3g}); {f.n_fit} fitted, "
+                  f"{f.n_heldout} held-out states")
+        if self.model.state_dim < r:
+            detail += f"; the state has only {self.model.state_dim} dimensions for {r} slots"
+        return self._result(name, f.r2, ">=", passed, detail,
+                            {"rank": f.rank, "live_slots": r, "rank_gap": f.gap,
+                             "noise_floor": f.noise,
+                             "smallest_singular_value": f.signal[-1] if r else 0.0})
+
+    @cached_property
+    def step_error(self) -> float:
+        f = self.fit
+        z = f.z_heldout
+        with np.errstate(over="ignore", invalid="ignore"):
+            nxt = self.model.step(z @ f.A.T, np.zeros((len(z), self.model.d_in)))
+            decoded = nxt @ f.A_pinv.T
+        target = z @ self.live.phi_live.T
+        return float(np.linalg.norm(decoded - target) / max(np.linalg.norm(target), 1e-300))
+
+    def check_step(self) -> CheckResult:
+        name = "effective.step"
+        if not self.fit.finite:
+            return self._not_finite(name, "<=")
+        err = self.step_error
+        return self._result(name, err, "<=", err <= self.tol[name],
+                            f"relative RMS of Psi_eff^+ step(Psi_eff Pi w, 0) - Phi Pi w over "
+                            f"{len(self.fit.z_heldout)} held-out windows")
+
+    @cached_property
+    def loaded(self) -> tuple[float, float, float]:
+        """``(sign accuracy, max_t tracking error, mean_t tracking error)`` of the loaded run."""
+        task, f, H = self.task, self.fit, self.horizon
+        s, d = task.s, task.d
+        window = _random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
+        z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
+        with np.errstate(over="ignore", invalid="ignore"):
+            states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
+                                         state_init=z0 @ f.A.T, keep=(TRACK_SEQUENCES, H))
+        target = continue_sequence(task, window, H)
+        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(states))):
+            return 0.0, float("inf"), float("inf")
+        acc = decided_sign_accuracy(y, target)
+        w = _sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
+        predicted = self.live.of_windows(w) @ f.A.T
+        num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
+        den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
+        per_t = num / den
+        return acc, float(np.max(per_t)), float(np.mean(per_t))
+
+    def check_loaded_state(self) -> CheckResult:
+        name = "effective.loaded_state"
+        if not self.fit.finite:
+            return self._not_finite(name, ">=")
+        acc, worst, mean = self.loaded
+        tol, tol_track = self.tol[name], self.tol["effective.tracking"]
+        passed = acc >= tol and worst <= tol_track
+        return self._result(
+            name, acc, ">=", passed,
+            f"sign accuracy {acc:.4f} (>= {tol:g}) over H = {self.horizon} from x(s-1) = "
+            f"Psi_eff Pi x, {LOADED_BATCH} fresh windows; state-tracking error max over t "
+            f"{finite(worst):.3g} (<= {tol_track:g}), mean {finite(mean):.3g}",
+            {"tracking_error_max": worst, "tracking_error_mean": mean,
+             "tracking_tolerance": tol_track})
+
+    @cached_property
+    def _trajectory(self) -> tuple[float, float, float, TrajectoryData]:
+        task, f = self.task, self.fit
+        s, d = task.s, task.d
+        window = _random_windows(task, TRAJECTORY_SEQUENCES, self.seed, _TRAJECTORY_TAG)
+        steps = max(self.t0 - s + 1 + TRAJECTORY_STEPS, PLOT_PERIODS * s)
+        states = _drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
+        truth = _sequence_windows(task, window, steps) @ self.live.projector.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            decoded = (states @ f.A_pinv.T) @ self.live.basis.T
+        first = self.t0 - s + 1
+        span = slice(first, first + TRAJECTORY_STEPS)
+        a = truth[:, span].reshape(-1, task.n_slots)
+        b = decoded[:, span].reshape(-1, task.n_slots)
+        live = np.std(truth.reshape(-1, task.n_slots), axis=0) > 1e-9
+        corrs = []
+        for j in np.flatnonzero(live):
+            u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
+            nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+            corrs.append(float(u @ v / (nu * nv)) if nu > 0 and nv > 0 and np.isfinite(nv)
+                         else 0.0)
+        # multi-step shift along the real trajectory: decoded(t+1) against Phi decoded(t)
+        z = states[:, span] @ f.A_pinv.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            shift = np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T) / max(
+                np.linalg.norm(z[:, 1:]), 1e-300)
+        plot_len = PLOT_PERIODS * s + 1
+        data = TrajectoryData(np.arange(s - 1, s - 1 + plot_len), decoded[0, :plot_len],
+                              truth[0, :plot_len], s, d, live)
+        worst = min(corrs) if corrs else 0.0
+        mean = float(np.mean(corrs)) if corrs else 0.0
+        return worst, mean, float(shift), data
+
+    @property
+    def trajectory(self) -> TrajectoryData:
+        return self._trajectory[3]
+
+    def check_trajectory(self) -> CheckResult:
+        name = "effective.trajectory"
+        if not self.fit.finite:
+            return self._not_finite(name, ">=")
+        worst, mean, shift, data = self._trajectory
+        return self._result(
+            name, worst, ">=", worst >= self.tol[name],
+            f"min over {int(data.live.sum())} slots of the correlation between Q Psi_eff^+ x(t) "
+            f"and Pi w(t), t = {self.t0}..{self.t0 + TRAJECTORY_STEPS - 1}, "
+            f"{TRAJECTORY_SEQUENCES} driven sequences; one-step shift error {finite(shift):.3g}",
+            {"mean": mean, "shift_error": shift})
+
+    @cached_property
+    def checks(self) -> list[CheckResult]:
+        return [self.check_embedding(), self.check_step(), self.check_loaded_state(),
+                self.check_trajectory()]
+
+    # -- descriptors -----------------------------------------------------------------------
+    def _activation(self) -> str | None:
+        act = getattr(self.model, "activation", None)
+        if act is None:
+            act = getattr(getattr(self.model, "weights", None), "activation", None)
+        return act if isinstance(act, str) else None
+
+    def gain_descriptors(self) -> dict[str, float]:
+        act, cell = self._activation(), getattr(self.model, "cell", "?")
+        _, x = self.fit_data
+        if not np.all(np.isfinite(x)):
+            self.notes["gain"] = "states not finite"
+            return {}
+        if cell == "rnn" and act == "tanh":
+            return {"mean_gain": float(np.mean(1.0 - x**2)),
+                    "saturated_fraction": float(np.mean(np.abs(x) > SATURATION))}
+        if cell == "rnn" and act == "linear":
+            self.notes["gain"] = "linear Elman cell: the gain is 1 everywhere, nothing saturates"
+            return {"mean_gain": 1.0}
+        self.notes["gain"] = (f"cell {cell!r} (activation {act!r}): 1 - x^2 is the slope of the "
+                              "step only when the state is a tanh output (an Elman tanh cell)")
+        return {}
+
+    def lyapunov_exponents(self) -> np.ndarray:
+        """Top exponents (descending; natural log per step) along output-phase trajectories."""
+        D, d_in = self.model.state_dim, self.model.d_in
+        k = min(LYAPUNOV_COUNT, self.live.rank, D)
+        window = _random_windows(self.task, LYAPUNOV_TRAJECTORIES, self.seed, _LYAPUNOV_TAG)
+        x = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
+        if not np.all(np.isfinite(x)):
+            return np.full(k, np.nan)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, _LYAPUNOV_TAG, 1]))
+        V = np.linalg.qr(rng.standard_normal((LYAPUNOV_TRAJECTORIES, D, k)))[0]
+        total = np.zeros((LYAPUNOV_TRAJECTORIES, k))
+        n_traj = LYAPUNOV_TRAJECTORIES
+        zeros = np.zeros((n_traj * (2 * k + 1), d_in))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(LYAPUNOV_STEPS):
+                eps = FD_STEP * np.maximum(1.0, np.linalg.norm(x, axis=1))  # (T,)
+                probes = eps[:, None, None] * np.swapaxes(V, 1, 2)  # (T, k, D)
+                batch = np.concatenate([x[:, None], x[:, None] + probes, x[:, None] - probes],
+                                       axis=1).reshape(-1, D)
+                out = self.model.step(batch, zeros).reshape(n_traj, 2 * k + 1, D)
+                JV = (out[:, 1:k + 1] - out[:, k + 1:]) / (2 * eps[:, None, None])
+                Qm, R = np.linalg.qr(np.swapaxes(JV, 1, 2))
+                diag = np.abs(np.diagonal(R, axis1=1, axis2=2))
+                total += np.maximum(np.log(np.where(diag > 0, diag, 0.0)), _LOG_FLOOR)
+                V, x = Qm, out[:, 0]
+                if not np.all(np.isfinite(x)):
+                    return np.full(k, np.nan)
+        return np.sort(total.mean(axis=0) / LYAPUNOV_STEPS)[::-1]
+
+    @cached_property
+    def descriptors(self) -> dict[str, float]:
+        out = self.gain_descriptors()
+        lyap = self.lyapunov_exponents()
+        if np.all(np.isfinite(lyap)):
+            out.update({f"lyapunov_{i + 1}": float(v) for i, v in enumerate(lyap)})
+        else:
+            self.notes["lyapunov"] = "states overflowed along the output-phase trajectories"
+        return out
+
+
+def effective_analysis(model: Dynamics, task: TaskSpec, tol: Mapping[str, float],
+                       seed: int = 0, *, horizon: int = 200,
+                       subject: str = "model") -> EffectiveAnalysis:
+    """An `EffectiveAnalysis` (checks, descriptors, Figure 3 data, notes) computed lazily."""
+    return EffectiveAnalysis(model, task, tol, seed, horizon=horizon, subject=subject)
+
+
+def run_effective(model: Dynamics, task: TaskSpec, tol: Mapping[str, float], seed: int = 0,
+                  *, horizon: int = 200, subject: str = "model",
+                  ) -> tuple[list[CheckResult], dict[str, float]]:
+    """The four effective checks (``EFFECTIVE_CHECKS`` order) and the descriptors (module
+    docstring) of ``model`` against ``task``.  ``tol`` maps tolerance names to bounds; missing
+    ``effective.*`` names take their defaults.  ``ValueError`` names bad input."""
+    analysis = effective_analysis(model, task, tol, seed, horizon=horizon, subject=subject)
+    return analysis.checks, analysis.descriptors
