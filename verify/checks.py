@@ -283,6 +283,28 @@ def check_generalisation(ctx: Context) -> CheckResult:
     return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
 
 
+def readout_steps(task: TaskSpec) -> int:
+    """Output steps scored by `check_readout`: ``max(2 s, 4)``, the span on which the effective
+    embedding is fitted (every slot has been rewritten at least once)."""
+    return max(2 * task.s, 4)
+
+
+def check_readout(ctx: Context) -> CheckResult:
+    """The circuit reads the newest slot: ``y(t) = x(t)`` in value, not only in sign.  Relative
+    RMS ``sqrt(mean (y - x)^2 / mean x^2)`` over the first `readout_steps` output steps of the
+    seeded batches driven from ``h(-1) = 0``.  Early steps, because both claims speak about the
+    states the net reaches, not about the slow drift of a net trained on horizons below H; a
+    readout scaled by ``c`` scores ``|c - 1|`` on the exact circuit."""
+    _, targets, y = ctx.driven
+    L = min(readout_steps(ctx.task), y.shape[1])
+    err = y[:, :L] - targets[:, :L]
+    denom = float(np.mean(targets[:, :L] ** 2))
+    value = float(np.sqrt(np.mean(err ** 2) / denom)) if denom > 0 else finite(np.inf)
+    return ctx.result("readout", value, "<=",
+                      f"relative RMS of y(t) - x(t) over output steps 0..{L - 1} of "
+                      f"{N_BATCHES} x {BATCH} sequences driven from h(-1) = 0")
+
+
 def check_loaded_state(ctx: Context) -> CheckResult:
     """Load ``h(s-1) = Psi x`` (the recovered basis, ``Psi = psi_full_raw K^-1``),
     run the network's own zero-input dynamics for H steps, compare with the task.
@@ -378,6 +400,7 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "spectrum.modulus": check_spectrum_modulus,
     "phi_hat": check_phi_hat,
     "generalisation": check_generalisation,
+    "readout": check_readout,
     "loaded_state": check_loaded_state,
     "trajectory": check_trajectory,
     "markov": check_markov,

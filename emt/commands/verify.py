@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from emt.verify.basis import GROUNDINGS
+from emt.verify.claims import CHOICES
 from emt.verify.report import FORMATS, Report
 
 DEMO_TASK = "repeat-copy-4"
@@ -29,13 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "verify", help="check trained weights against the theory (assertion report)",
         description="Check trained weights (run directories, .npz or .keras files) against the "
-        "theory's predictions within named tolerances. Exit status 0: every check passed; 1: "
-        "some check failed; 2: bad input (nothing written).")
+        "theory's predictions within named tolerances. Every report judges two claims: the "
+        "effective circuit (the states embed the live slots linearly and one step of the net's "
+        "own nonlinear map carries them by Phi) and the linear circuit (W_hh = Psi Phi Psi^+ "
+        "with unit gain). Exit status 0: the selected claim holds for every subject; 1: it "
+        "fails for some; 2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz of weights or a .keras file")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
     src.add_argument("--task-file", metavar="FILE", help="a task description file")
+    p.add_argument("--claim", choices=CHOICES, default="effective",
+                   help="the claim that decides the exit status: effective (default), linear or "
+                   "both; reports show both verdicts either way")
     p.add_argument("--ground", choices=GROUNDINGS, default="output",
                    help="grounding of the privileged basis: input (G = W_uh), output (default: G "
                    "fitted to the readout over s steps) or output-pinv (G = pinv(W_hy))")
@@ -119,7 +126,7 @@ def run_verify(args: argparse.Namespace) -> int:
                              "(only run directories carry their own task)")
     reports: list[Report] = [
         verify_weights(subj.weights, subj.task,  # type: ignore[arg-type]
-                       ground=args.ground, tolerances=tols,
+                       claim=args.claim, ground=args.ground, tolerances=tols,
                        seed=args.seed, horizon=args.horizon, subject=str(subj.path),
                        subject_sha256=subj.sha256, convention=subj.convention)
         for subj in subjects]
@@ -128,6 +135,7 @@ def run_verify(args: argparse.Namespace) -> int:
         for report, stem in zip(reports, _stems(subjects), strict=True):
             written = report.write(args.out, stem, args.format)
             print(report.summary_line())
+            print("\n".join(report.verdict_lines()))
             print(report.table())
             print(f"wrote {', '.join(str(p) for p in written)}\n")
     elif args.format == "json":
