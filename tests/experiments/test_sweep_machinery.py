@@ -67,7 +67,7 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
         assert 0.0 <= record["train"]["metrics"]["test_accuracy"] <= 1.0
         assert record["verify"]["checks"], "the verify summary lists its checks"
         report = json.loads((job_dir / "report.json").read_text())
-        assert report["schema"] == "emt.report/1"
+        assert report["schema"] == "emt.report/2"
         assert (job_dir / "run" / "weights.npz").is_file()
 
     # Second invocation: nothing to do, so it does not even contact a scheduler.
