@@ -169,21 +169,29 @@ class Report:
         return json.dumps(self.to_json(), indent=2, allow_nan=False, sort_keys=False) + "\n"
 
     def figures(self) -> dict[str, bytes]:
-        """PNG bytes of the three figures (empty when the report carries no figure data)."""
+        """PNG bytes of the figures (empty when the report carries no figure data)."""
         from emt.verify import plots
 
         a = self.artifacts
         if not a:
             return {}
         label = self.metadata["task_label"]
-        return {
+        out = {
             "eigenvalues": plots.eigenvalue_figure(a["theory_eigs"], a["trained_eigs"],
-                                                   a["threshold"], f"eigenvalues: {label}"),
+                                                   a["threshold"], f"eigenvalues: {label}",
+                                                   n_modes=a.get("n_modes")),
             "phi_hat": plots.phi_hat_figure(a["phi_hat"], a["block_starts"],
                                             f"Phi_hat ({self.metadata['grounding']} grounding)"),
             "trajectory": plots.trajectory_figure(a["trajectory"], a["s"], a["block_starts"],
-                                                  "Psi* h(t), one sequence"),
+                                                  "Psi* h(t), one sequence (linear claim's "
+                                                  "basis)"),
         }
+        eff = a.get("effective_trajectory")
+        if eff is not None and np.all(np.isfinite(eff.decoded)):
+            out["effective_trajectory"] = plots.effective_trajectory_figure(
+                eff.decoded, eff.truth, eff.times, eff.s, eff.d,
+                f"effective circuit, {label}: one sequence in the fitted slot basis")
+        return out
 
     def to_html(self, figures: dict[str, bytes] | None = None) -> str:
         """One self-contained page: verdict, table, metadata, figures as data: URIs."""
