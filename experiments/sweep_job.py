@@ -130,6 +130,8 @@ def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
         and all(v is not False for v in checks.values()),
         "checks": checks,
         "metrics": report_json.get("metrics", {}),
+        "claims": {str(k): v.get("holds") for k, v in report_json.get("claims", {}).items()},
+        "descriptors": report_json.get("descriptors", {}),
     }
 
 
