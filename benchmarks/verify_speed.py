@@ -1,8 +1,10 @@
 """Speed of `emt verify` on an N_h = 1024 model (target: under 10 s on 2 cores, excluding
-interpreter start-up and imports).
+interpreter start-up and imports), and of the effective-circuit checks alone (target: they add
+at most 5 s).
 
-Run: ``python -m benchmarks.verify_speed`` (prints one line per case).  Cases: the tanh
-PyTorch-style initialisation and the linear constructed circuit, on repeat-copy-4 (no slot
+Run: ``python -m benchmarks.verify_speed`` (prints one line per case); ``--effective`` times
+`verify.effective.run_effective` (checks and descriptors) on the same subjects instead.  Cases:
+the tanh PyTorch-style initialisation and the linear constructed circuit, on repeat-copy-4 (no slot
 reduction) and T2 (slot reduction: a Schur decomposition of the 1024 x 1024 W_hh), each
 verified end to end through the CLI entry point with HTML output (report + 3 PNG figures).
 """
@@ -27,6 +29,7 @@ import numpy as np  # noqa: E402
 
 N_HIDDEN = 1024
 TARGET_S = 10.0
+EFFECTIVE_TARGET_S = 5.0
 
 
 def _subjects(tmp: Path, task_name: str) -> dict[str, Path]:
@@ -63,15 +66,54 @@ def run(tasks: list[str]) -> list[tuple[str, str, float, float, int]]:
     return rows
 
 
+def run_effective_only(tasks: list[str]) -> list[tuple[str, str, float, float, int]]:
+    """Wall and CPU time of `verify.effective.run_effective` (checks and descriptors) per
+    subject; the last field is the number of failed checks."""
+    from emt.numerics.simulate import ElmanDynamics
+    from emt.numerics.weights import RNNWeights
+    from emt.verify.effective import run_effective
+    from emt.verify.tolerances import resolve
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for task_name in tasks:
+            from emt.theory.tasks import get
+
+            task = get(task_name)
+            for label, path in _subjects(Path(tmpdir), task_name).items():
+                model = ElmanDynamics(RNNWeights.load_npz(path))
+                start, cpu = time.perf_counter(), time.process_time()
+                checks, _ = run_effective(model, task, resolve(), seed=0)
+                rows.append((task_name, label, time.perf_counter() - start,
+                             time.process_time() - cpu, sum(c.passed is False for c in checks)))
+    return rows
+
+
+def main_effective(tasks: list[str]) -> int:
+    worst = 0.0
+    for task_name, label, seconds, cpu, failed in run_effective_only(tasks):
+        worst = max(worst, seconds)
+        print(f"effective checks N_h={N_HIDDEN} {task_name:14s} {label:10s} wall {seconds:6.2f} s"
+              f"  cpu {cpu:6.2f} s ({failed} of 4 checks fail)")
+    ok = worst <= EFFECTIVE_TARGET_S
+    print(f"worst {worst:.2f} s; target <= {EFFECTIVE_TARGET_S:.0f} s: {'OK' if ok else 'SLOW'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["repeat-copy-4", "T2"])
+    parser.add_argument("--effective", action="store_true",
+                        help="time only the effective-circuit checks (run_effective)")
     args = parser.parse_args()
     import emt.verify.api  # noqa: F401  -- import cost excluded from the timing
+    import emt.verify.effective  # noqa: F401
     import emt.verify.plots  # noqa: F401
 
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    if args.effective:
+        return main_effective(args.tasks)
     worst = 0.0
     for task_name, label, seconds, cpu, code in run(args.tasks):
         worst = max(worst, seconds)

@@ -4,6 +4,7 @@
 
 - ``gsemm-energy.md``: `theory.gsemm.derivation`;
 - ``reduction.md``: `theory.reduction.derivation`;
+- ``effective.md``: `theory.effective_derivation.derivation` (the effective-circuit claim);
 - ``tasks/<name>.md``: one per registered task: Phi (printed when ``s d <= 16``, its block
   structure otherwise), the characteristic polynomial in factored form (checked against the
   closed form, the cycle form for signed-copy tasks and brute force for small tasks), the
@@ -18,7 +19,7 @@ import math
 
 import sympy as sp
 
-from emt.theory import gsemm, reduction, tasks
+from emt.theory import effective_derivation, gsemm, reduction, tasks
 from emt.theory.charpoly import (
     LAMBDA,
     characteristic_polynomial,
@@ -168,6 +169,7 @@ def build_documents() -> dict[str, str]:
     docs: dict[str, str] = {}
     docs["gsemm-energy.md"] = gsemm.derivation().to_markdown()
     docs["reduction.md"] = reduction.derivation().to_markdown()
+    docs["effective.md"] = effective_derivation.derivation().to_markdown()
     for name in tasks.names():
         doc = task_document(tasks.get(name), tasks.describe(name))
         docs[f"tasks/{name}.md"] = doc.to_markdown()

@@ -12,9 +12,10 @@ for T1).  ``Pi_Phi`` is a polynomial in Phi, so it commutes with Phi, and in the
 dead part of the window vanishes after at most ``n`` steps: ``(I - Pi) w(t + m) =
 Phi^m (I - Pi) w(t) = 0`` for ``m >= n``.
 
-Construction (exact, over Q): with ``M = Phi^n``, the columns ``V`` of ``M`` at the pivots of its
-column echelon form span ``range(M)`` and the rows ``U^T`` of ``M`` at the pivots of ``M^T``
-span ``ker(M)^perp``, so
+Construction (exact, over Q): with ``M = Phi^k``, ``k`` the power at which the rank of the
+powers stops dropping (from there on range and kernel are those of ``Phi^n``), the columns ``V``
+of ``M`` at the pivots of its column echelon form span ``range(M)`` and the rows ``U^T`` of ``M``
+at the pivots of ``M^T`` span ``ker(M)^perp``, so
 
     Pi_Phi = V (U^T V)^-1 U^T
 
@@ -38,7 +39,6 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from emt.theory.charpoly import phi
 from emt.theory.tasks import TaskSpec
 
 __all__ = [
@@ -54,8 +54,19 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=64)
 def _phi_dm(task: TaskSpec) -> DomainMatrix:
-    return DomainMatrix.from_Matrix(sp.Matrix(phi(task))).convert_to(sp.QQ)
+    """Exact Phi (layout of `theory.charpoly.phi`) built from its nonzero entries: sparse, so
+    n = 1024 costs milliseconds, not a million sympy zeros."""
+    s, d = task.s, task.d
+    n = s * d
+    dok = {(i, i + d): sp.QQ(1) for i in range(n - d)}
+    for r in range(n):
+        for j in range(d):
+            v = task.F[r, j]
+            if v != 0:
+                dok[(n - d + j, r)] = sp.QQ(int(v.p), int(v.q))
+    return DomainMatrix.from_dok(dok, (n, n), sp.QQ)
 
 
 def _power(m: DomainMatrix, k: int) -> DomainMatrix:
@@ -71,17 +82,48 @@ def _power(m: DomainMatrix, k: int) -> DomainMatrix:
     return out
 
 
+def _to_numpy(m: DomainMatrix) -> np.ndarray:
+    """Float64 copy of an exact matrix, read from its nonzero entries (no sympy objects)."""
+    out = np.zeros(m.shape)
+    for (i, j), v in m.to_dok().items():
+        out[i, j] = float(v)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Fitting:
+    """``projector`` Pi_Phi and ``range_basis`` V (columns spanning range(Phi^k)), exact."""
+
+    projector: DomainMatrix
+    range_basis: DomainMatrix
+
+
 @lru_cache(maxsize=64)
-def _projector_dm(task: TaskSpec) -> DomainMatrix:
+def _fitting(task: TaskSpec) -> _Fitting:
+    """Powers ``M = Phi^k`` until ``rank Phi^(k+1) = rank Phi^k`` (then, and for every larger
+    power, range and kernel are those of ``Phi^n``: Fitting's lemma), then
+    ``Pi_Phi = V (U^T V)^-1 U^T``.  Stopping at the index instead of computing ``Phi^n`` keeps
+    the rationals small (their size grows with the power)."""
     n = task.n_slots
-    M = _power(_phi_dm(task), n)  # the nilpotent part of Phi has index <= n
+    P = _phi_dm(task)
+    M, rank = DomainMatrix.eye(n, sp.QQ), n
+    while True:
+        nxt = P * M
+        r = nxt.rank()
+        if r == rank:
+            break
+        M, rank = nxt, r
+    if rank == 0:  # Phi nilpotent: no live slot
+        return _Fitting(DomainMatrix.zeros((n, n), sp.QQ), DomainMatrix.zeros((n, 0), sp.QQ))
     _, col_pivots = M.rref()
     _, row_pivots = M.transpose().rref()
-    if not col_pivots:  # Phi nilpotent: no live slot
-        return DomainMatrix.zeros((n, n), sp.QQ)
     V = M.extract(list(range(n)), list(col_pivots))  # basis of range(M)
     U = M.transpose().extract(list(range(n)), list(row_pivots))  # basis of ker(M)^perp
-    return V * (U.transpose() * V).inv() * U.transpose()
+    return _Fitting(V * (U.transpose() * V).inv() * U.transpose(), V)
+
+
+def _projector_dm(task: TaskSpec) -> DomainMatrix:
+    return _fitting(task).projector
 
 
 def spectral_projector(task: TaskSpec) -> sp.ImmutableMatrix:
@@ -92,12 +134,12 @@ def spectral_projector(task: TaskSpec) -> sp.ImmutableMatrix:
 
 def spectral_projector_numeric(task: TaskSpec) -> np.ndarray:
     """``Pi_Phi`` as a float64 array (the exact rationals rounded once)."""
-    return np.array(spectral_projector(task).tolist(), dtype=np.float64)
+    return _to_numpy(_projector_dm(task))
 
 
 def live_slot_count(task: TaskSpec) -> int:
     """``rank Pi_Phi`` (exact): the number of live slots."""
-    return int(_projector_dm(task).rank())
+    return int(_fitting(task).range_basis.shape[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,17 +168,17 @@ class LiveCoordinates:
 
 @lru_cache(maxsize=64)
 def live_coordinates(task: TaskSpec) -> LiveCoordinates:
-    """The `LiveCoordinates` of ``task`` (cached): ``Q`` from an SVD of the exact projector,
-    keeping exactly ``rank Pi_Phi`` (exact) columns."""
-    P = spectral_projector_numeric(task)
-    r = live_slot_count(task)
+    """The `LiveCoordinates` of ``task`` (cached): ``Q`` from a QR factorisation of the exact
+    basis ``V`` of ``range(Pi_Phi)``, so it has exactly ``rank Pi_Phi`` columns."""
+    fitting = _fitting(task)
+    r = fitting.range_basis.shape[1]
     if r == 0:
         raise ValueError(f"task {task.label}: Phi is nilpotent (no nonzero eigenvalue), so no "
                          "slot stays live and there is no effective circuit to look for")
-    U, _, _ = np.linalg.svd(P)
-    Q = U[:, :r]  # the left singular vectors of the r nonzero singular values span range(P)
+    P = _to_numpy(fitting.projector)
+    Q = np.linalg.qr(_to_numpy(fitting.range_basis))[0]
     C = Q.T @ P
-    Phi = np.array(phi(task).tolist(), dtype=np.float64)
+    Phi = _to_numpy(_phi_dm(task))
     return LiveCoordinates(task, P, Q, C, C @ Phi @ Q)
 
 

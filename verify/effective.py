@@ -13,7 +13,8 @@ Data: sequences drawn from ``seed`` are driven from ``x(-1) = initial_state`` th
 phase; the states at ``t = t0 .. t0 + L - 1`` with ``t0 = s - 1 + max(nu, 1)`` (``nu``: the
 nilpotent index of Phi, after which the window's dead part has vanished, `theory.effective.
 nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states; two thirds of
-the sequences fit, the rest are held out.
+the sequences fit, the rest are held out (96 + 48 sequences, more when ``8 r`` distinct windows
+need them).
 
 Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
 
@@ -40,7 +41,9 @@ Descriptors (never gate a verdict): the mean gain ``1 - x^2`` and the fraction o
 with ``|x| > 0.9`` on the reachable states (Elman tanh cells only, where the state is a tanh
 output; otherwise absent with the reason in `EffectiveAnalysis.notes`), and the top Lyapunov
 exponents (natural log per step) along output-phase trajectories, from Jacobian-vector products
-of ``step`` by central differences and QR re-orthonormalisation.
+of ``step`` by central differences and QR re-orthonormalisation (a finite-time estimate over
+``LYAPUNOV_STEPS`` steps after ``LYAPUNOV_BURN_IN``: a non-orthogonal embedding biases it by up
+to ``log(cond) / LYAPUNOV_STEPS``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
 from emt.theory.tasks import TaskSpec
 from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
-from emt.verify.tolerances import DEFAULTS
+from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
            "TrajectoryData", "EFFECTIVE_CHECKS"]
@@ -65,15 +68,16 @@ __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "Embeddin
 EFFECTIVE_CHECKS = ("effective.embedding", "effective.step", "effective.loaded_state",
                     "effective.trajectory")
 
-FIT_SEQUENCES = 128  # sequences whose states fit the embedding
-HELDOUT_SEQUENCES = 64  # fresh sequences that score it (and feed effective.step)
-LOADED_BATCH = 64  # loaded windows, as in the linear loaded_state check
+FIT_SEQUENCES = 96  # sequences whose states fit the embedding, at least (24 r states for T1)
+SAMPLES_PER_SLOT = 8  # more sequences when needed: 8 r distinct windows (min(L, s) a sequence)
+LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
-TRAJECTORY_SEQUENCES = 32
+TRAJECTORY_SEQUENCES = 16  # x 50 steps: 800 samples per slot correlation
 TRAJECTORY_STEPS = 50  # output steps scored by effective.trajectory
 PLOT_PERIODS = 3  # output steps shown by the Figure 3 data, in multiples of s
-LYAPUNOV_TRAJECTORIES = 4
-LYAPUNOV_STEPS = 50
+LYAPUNOV_TRAJECTORIES = 2
+LYAPUNOV_BURN_IN = 10  # steps that align the frame with the top directions before averaging
+LYAPUNOV_STEPS = 50  # finite-time estimate: off by up to log(cond(embedding)) / 50 per step
 LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
 FD_STEP = 1e-6  # central-difference step, relative to max(1, ||x||): error O(FD_STEP^2)
 SATURATION = 0.9  # |x| above which a tanh unit counts as compressed (gain below 0.19)
@@ -102,7 +106,7 @@ def _drive(model: Dynamics, window: np.ndarray, steps: int) -> np.ndarray:
     ``window`` followed by ``steps`` zero inputs."""
     B, s, d = window.shape
     inputs = np.concatenate([window, np.zeros((B, steps, d))], axis=1)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # an overflowing model is judged, not warned about
         states, _ = rollout_dynamics(model, inputs)
     return states
 
@@ -161,6 +165,32 @@ class TrajectoryData:
     live: np.ndarray
 
 
+def _probe(model: Dynamics, subject: str) -> None:
+    """Call the model once on a 2-sequence batch and check the shapes it returns, so that a
+    model that does not keep the `Dynamics` contract is one clear ``ValueError``."""
+    for name in ("d_in", "d_out", "state_dim"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{subject}: model.{name} must be a positive integer; got {value!r}")
+    D = int(model.state_dim)
+    try:
+        x = np.asarray(model.initial_state(2), dtype=np.float64)
+        if x.shape != (2, D):
+            raise ValueError(f"initial_state(2) has shape {x.shape}, expected (2, {D})")
+        nxt = np.asarray(model.step(x, np.zeros((2, model.d_in))), dtype=np.float64)
+        if nxt.shape != (2, D):
+            raise ValueError(f"step returns shape {nxt.shape}, expected (2, {D})")
+        y = np.asarray(model.readout(nxt), dtype=np.float64)
+        if y.shape != (2, model.d_out):
+            raise ValueError(f"readout returns shape {y.shape}, expected (2, {model.d_out})")
+    except Exception as exc:  # a user's model: report what went wrong in one line
+        raise ValueError(f"{subject}: the model does not keep the Dynamics contract: "
+                         f"{exc}") from None
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(nxt)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{subject}: the model's initial state, first step or readout is not "
+                         "finite")
+
+
 class EffectiveAnalysis:
     """Every effective check and descriptor for one model and task, each computed once on first
     use.  ``checks`` and ``descriptors`` are what `run_effective` returns; ``trajectory`` holds the
@@ -180,15 +210,21 @@ class EffectiveAnalysis:
         for name, value, low in (("seed", seed, 0), ("horizon", horizon, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        _probe(model, subject)
         self.model, self.task, self.subject = model, task, subject
         self.seed, self.horizon = int(seed), int(horizon)
-        self.tol = {name: float(t.value) for name, t in DEFAULTS.items()
-                    if name.startswith("effective.")}
-        self.tol.update({k: float(v) for k, v in tol.items() if k.startswith("effective.")})
+        # the effective bounds, validated by name and value; other names belong to other checks
+        self.tol = {k: v for k, v in resolve({k: v for k, v in tol.items()
+                                              if k.startswith("effective.")}).items()
+                    if k.startswith("effective.")}
         self.live: LiveCoordinates = live_coordinates(task)
         self.nu = nilpotent_index(task)
         self.t0 = task.s - 1 + max(self.nu, 1)
         self.fit_steps = max(2 * task.s, 4)
+        # a window recurs at most every s steps (repeat copy), so a sequence adds min(L, s)
+        # distinct windows; the fit needs many more windows than its r unknowns per unit
+        distinct = min(self.fit_steps, task.s)
+        self.fit_sequences = max(FIT_SEQUENCES, -(-SAMPLES_PER_SLOT * self.live.rank // distinct))
         self.notes: dict[str, str] = {}
 
     # -- data ------------------------------------------------------------------------------
@@ -204,22 +240,34 @@ class EffectiveAnalysis:
 
     @cached_property
     def fit_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(FIT_SEQUENCES, _FIT_TAG)
+        return self._reachable(self.fit_sequences, _FIT_TAG)
 
     @cached_property
     def heldout_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._reachable(HELDOUT_SEQUENCES, _HELDOUT_TAG)
+        return self._reachable(self.fit_sequences // 2, _HELDOUT_TAG)
 
     @cached_property
     def fit(self) -> EmbeddingFit:
         z, x = self.fit_data
         zh, xh = self.heldout_data
         r, gap = self.live.rank, self.tol["effective.rank_gap"]
-        ok = bool(np.all(np.isfinite(x)) and np.all(np.isfinite(xh)))
-        if not ok:
-            D = self.model.state_dim
-            return EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
-                                gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        D = self.model.state_dim
+        failed = EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
+                              gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
+            return failed
+        with np.errstate(all="ignore"):  # huge but finite states: judged below, not warned
+            fit = self._fit(z, x, zh, xh)
+        ok = np.isfinite(fit.r2) and np.isfinite(fit.noise) and np.all(np.isfinite(fit.signal))
+        return fit if ok and np.all(np.isfinite(fit.A_pinv)) else failed
+
+    def _fit(self, z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray
+             ) -> EmbeddingFit:
+        r, gap = self.live.rank, self.tol["effective.rank_gap"]
+        if not np.all(np.isfinite(np.sum(x**2))):
+            return EmbeddingFit(np.zeros((x.shape[1], r)), np.zeros((r, x.shape[1])),
+                                float("nan"), np.zeros(r), 0.0, 0, gap, self.t0,
+                                self.fit_steps, len(z), len(zh), zh, False)
         A = np.linalg.lstsq(z, x, rcond=None)[0].T  # (state_dim, r)
         resid = xh - zh @ A.T
         centred = xh - xh.mean(axis=0)
@@ -269,11 +317,13 @@ class EffectiveAnalysis:
     def step_error(self) -> float:
         f = self.fit
         z = f.z_heldout
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             nxt = self.model.step(z @ f.A.T, np.zeros((len(z), self.model.d_in)))
             decoded = nxt @ f.A_pinv.T
-        target = z @ self.live.phi_live.T
-        return float(np.linalg.norm(decoded - target) / max(np.linalg.norm(target), 1e-300))
+            target = z @ self.live.phi_live.T
+            err = float(np.linalg.norm(decoded - target)) / max(float(np.linalg.norm(target)),
+                                                                1e-300)
+        return err if np.isfinite(err) else float("inf")
 
     def check_step(self) -> CheckResult:
         name = "effective.step"
@@ -291,7 +341,7 @@ class EffectiveAnalysis:
         s, d = task.s, task.d
         window = _random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
         z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
                                          state_init=z0 @ f.A.T, keep=(TRACK_SEQUENCES, H))
         target = continue_sequence(task, window, H)
@@ -299,10 +349,11 @@ class EffectiveAnalysis:
             return 0.0, float("inf"), float("inf")
         acc = decided_sign_accuracy(y, target)
         w = _sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
-        predicted = self.live.of_windows(w) @ f.A.T
-        num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
-        den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
-        per_t = num / den
+        with np.errstate(all="ignore"):  # overflowing norms read as an infinite error
+            predicted = self.live.of_windows(w) @ f.A.T
+            num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
+            den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
+            per_t = np.where(np.isfinite(num / den), num / den, np.inf)
         return acc, float(np.max(per_t)), float(np.mean(per_t))
 
     def check_loaded_state(self) -> CheckResult:
@@ -328,7 +379,7 @@ class EffectiveAnalysis:
         steps = max(self.t0 - s + 1 + TRAJECTORY_STEPS, PLOT_PERIODS * s)
         states = _drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
         truth = _sequence_windows(task, window, steps) @ self.live.projector.T
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             decoded = (states @ f.A_pinv.T) @ self.live.basis.T
         first = self.t0 - s + 1
         span = slice(first, first + TRAJECTORY_STEPS)
@@ -336,16 +387,17 @@ class EffectiveAnalysis:
         b = decoded[:, span].reshape(-1, task.n_slots)
         live = np.std(truth.reshape(-1, task.n_slots), axis=0) > 1e-9
         corrs = []
-        for j in np.flatnonzero(live):
-            u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
-            nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-            corrs.append(float(u @ v / (nu * nv)) if nu > 0 and nv > 0 and np.isfinite(nv)
-                         else 0.0)
+        with np.errstate(all="ignore"):
+            for j in np.flatnonzero(live):
+                u, v = a[:, j] - a[:, j].mean(), b[:, j] - b[:, j].mean()
+                nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+                corr = float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 0.0
+                corrs.append(corr if np.isfinite(corr) else 0.0)
         # multi-step shift along the real trajectory: decoded(t+1) against Phi decoded(t)
-        z = states[:, span] @ f.A_pinv.T
-        with np.errstate(over="ignore", invalid="ignore"):
-            shift = np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T) / max(
-                np.linalg.norm(z[:, 1:]), 1e-300)
+        with np.errstate(all="ignore"):
+            z = states[:, span] @ f.A_pinv.T
+            shift = float(np.linalg.norm(z[:, 1:] - z[:, :-1] @ self.live.phi_live.T)) / max(
+                float(np.linalg.norm(z[:, 1:])), 1e-300)
         plot_len = PLOT_PERIODS * s + 1
         data = TrajectoryData(np.arange(s - 1, s - 1 + plot_len), decoded[0, :plot_len],
                               truth[0, :plot_len], s, d, live)
@@ -387,7 +439,7 @@ class EffectiveAnalysis:
         if not np.all(np.isfinite(x)):
             self.notes["gain"] = "states not finite"
             return {}
-        if cell == "rnn" and act == "tanh":
+        if cell == "rnn" and act == "tanh":  # states in (-1, 1): nothing to overflow
             return {"mean_gain": float(np.mean(1.0 - x**2)),
                     "saturated_fraction": float(np.mean(np.abs(x) > SATURATION))}
         if cell == "rnn" and act == "linear":
@@ -410,8 +462,8 @@ class EffectiveAnalysis:
         total = np.zeros((LYAPUNOV_TRAJECTORIES, k))
         n_traj = LYAPUNOV_TRAJECTORIES
         zeros = np.zeros((n_traj * (2 * k + 1), d_in))
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for _ in range(LYAPUNOV_STEPS):
+        with np.errstate(all="ignore"):
+            for step in range(LYAPUNOV_BURN_IN + LYAPUNOV_STEPS):
                 eps = FD_STEP * np.maximum(1.0, np.linalg.norm(x, axis=1))  # (T,)
                 probes = eps[:, None, None] * np.swapaxes(V, 1, 2)  # (T, k, D)
                 batch = np.concatenate([x[:, None], x[:, None] + probes, x[:, None] - probes],
@@ -420,7 +472,8 @@ class EffectiveAnalysis:
                 JV = (out[:, 1:k + 1] - out[:, k + 1:]) / (2 * eps[:, None, None])
                 Qm, R = np.linalg.qr(np.swapaxes(JV, 1, 2))
                 diag = np.abs(np.diagonal(R, axis1=1, axis2=2))
-                total += np.maximum(np.log(np.where(diag > 0, diag, 0.0)), _LOG_FLOOR)
+                if step >= LYAPUNOV_BURN_IN:
+                    total += np.maximum(np.log(np.where(diag > 0, diag, 0.0)), _LOG_FLOOR)
                 V, x = Qm, out[:, 0]
                 if not np.all(np.isfinite(x)):
                     return np.full(k, np.nan)

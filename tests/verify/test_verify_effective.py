@@ -21,7 +21,8 @@ from emt.verify.tolerances import resolve
 RUNS = Path(__file__).resolve().parents[2] / "results" / "table1-quick" / "runs"
 # (task, seed) -> run key of the committed quick-profile runs
 COMMITTED = {
-    ("T1", 1): "b402cf16b451302c", ("T2", 1): "52e2cc53669b053c",
+    ("T1", 1): "b402cf16b451302c", ("T1", 2): "aedbc4a5a334b6bf", ("T1", 3): "0134ae2b62ff750e",
+    ("T2", 1): "52e2cc53669b053c",
     ("T3", 1): "b1da9f5845c6badd", ("T3", 2): "eefb1e7897ee14fb", ("T3", 3): "a96c6f2df3016dcf",
     ("T4", 1): "5530261dc296d717", ("T4", 2): "f9db7cdaaaab1d9e", ("T4", 3): "b7e68694086be324",
 }
@@ -54,8 +55,8 @@ def test_constructed_circuit_passes_exactly() -> None:
     assert checks["effective.loaded_state"].metrics["tracking_error_max"] < 1e-9
 
 
-@pytest.mark.parametrize(("task", "seed"), [("T1", 1), ("T3", 1), ("T3", 2), ("T3", 3),
-                                            ("T4", 1), ("T4", 2), ("T4", 3)])
+@pytest.mark.parametrize(("task", "seed"), [(t, seed) for t in ("T1", "T3", "T4")
+                                            for seed in (1, 2, 3)])
 def test_committed_nets_that_solve_their_task_pass(task: str, seed: int) -> None:
     w, spec = _committed(task, seed)
     ok, checks = _verdict(ElmanDynamics(w), spec)
@@ -104,6 +105,10 @@ def test_same_seed_same_result_and_bad_input_named() -> None:
         run_effective(init_weights(16, 2, seed=3), task, resolve())  # weights, not a Dynamics
     with pytest.raises(ValueError, match="seed"):
         run_effective(model, task, resolve(), seed=-1)
+    with pytest.raises(ValueError, match="effective.step must be finite"):
+        run_effective(model, task, {"effective.step": float("nan")})
+    with pytest.raises(ValueError, match="unknown tolerance"):
+        run_effective(model, task, {"effective.nonsense": 1.0})
 
 
 class LookupDynamics:
@@ -169,3 +174,94 @@ def test_lookup_network_solves_its_task_but_fails_the_effective_claim(task: Task
     ok, checks = _verdict(model, task)
     assert not ok and not checks["effective.embedding"].passed
     assert checks["effective.embedding"].value < 0.5
+
+
+class StackedStateDynamics:
+    """The constructed circuit seen through a two-part state x = (h, c) with c = -2 h, as an
+    LSTM-like cell would present it: the checks must find the same circuit."""
+
+    cell = "stacked"
+
+    def __init__(self, weights: RNNWeights) -> None:
+        self.w = weights
+        self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, 2 * weights.n_hidden
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        h = state[:, : self.w.n_hidden] @ self.w.W_hh.T + u @ self.w.W_uh.T
+        return np.concatenate([h, -2.0 * h], axis=1)
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        return state[:, : self.w.n_hidden] @ self.w.W_hy.T
+
+
+def test_any_cell_with_a_linear_embedding_passes_and_gain_is_explained() -> None:
+    task = get("repeat-copy-3")
+    a = effective_analysis(StackedStateDynamics(_circuit(task, 12)), task, resolve(), seed=1)
+    assert all(c.passed for c in a.checks)
+    assert "mean_gain" not in a.descriptors and "tanh output" in a.notes["gain"]
+    # |lambda| = 1 modes: exponent 0, up to the finite-time bias log(cond) / LYAPUNOV_STEPS of
+    # the non-orthogonal (h, -2 h) embedding (log(sqrt 5 cond Psi) / 50 < 0.05)
+    assert a.descriptors["lyapunov_1"] == pytest.approx(0.0, abs=0.05)
+
+
+class WeakSlotDynamics(StackedStateDynamics):
+    """The circuit with one live slot embedded 1000x weaker than the others, plus an extra
+    state unit that holds a nonlinear function of the state (size 0.05): the readout still
+    decodes every slot (the extra unit is outside range(Psi)), R^2 stays near 1, but the weak
+    slot moves the state less than the unexplained part does, so the numerical rank is r - 1."""
+
+    def __init__(self, weights: RNNWeights) -> None:
+        super().__init__(weights)
+        self.state_dim = weights.n_hidden + 1
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        h = state[:, : self.w.n_hidden] @ self.w.W_hh.T + u @ self.w.W_uh.T
+        extra = 0.05 * np.tanh(3.0 * h.sum(axis=1, keepdims=True)) ** 2
+        return np.concatenate([h, extra], axis=1)
+
+
+def test_rank_part_of_the_embedding_check_can_fail_alone() -> None:
+    task = get("repeat-copy-3")
+    psi = random_psi(task, 12, np.random.default_rng(0))
+    psi[:, 0] *= 1e-3  # the oldest slot of dimension 0, barely embedded
+    c = Circuit(task, psi)
+    model = WeakSlotDynamics(RNNWeights(c.w_uh, c.w_hh, c.w_hy, activation="linear"))
+    a = effective_analysis(model, task, resolve(), seed=0)
+    emb = a.check_embedding()
+    assert emb.value > 0.99 and emb.metrics["rank"] == 8 and not emb.passed
+    assert a.check_loaded_state().value == 1.0  # the task itself is still solved
+
+
+class BrokenDynamics(StackedStateDynamics):
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return state[:, :3]
+
+
+class OverflowingDynamics(StackedStateDynamics):
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return 1e30 * (state + np.concatenate([u, u, np.zeros((len(u), self.state_dim - 2 * len(
+            u[0])))], axis=1)) + 1.0
+
+
+def test_broken_and_overflowing_models() -> None:
+    task = repeat_copy(2, 1)
+    w = _circuit(task, 4)
+    with pytest.raises(ValueError, match="step returns shape"):
+        run_effective(BrokenDynamics(w), task, resolve())
+    checks, descriptors = run_effective(OverflowingDynamics(w), task, resolve())
+    assert all(c.passed is False and np.isfinite(c.value) for c in checks)
+    assert all(np.isfinite(v) for v in descriptors.values())
+
+
+def test_lyapunov_exponents_of_the_fibonacci_circuit() -> None:
+    """x(t) = x(t-1) + x(t-2): Phi has eigenvalues (1 +- sqrt 5) / 2, each twice (d = 2), so the
+    exponents are +-log of the golden ratio; finite-time bias log(cond Psi) / 50 < 0.05."""
+    task = get("fibonacci-2")
+    a = effective_analysis(ElmanDynamics(_circuit(task, 8)), task, resolve(), seed=0)
+    golden = np.log((1 + np.sqrt(5)) / 2)
+    lyap = [a.descriptors[f"lyapunov_{i}"] for i in range(1, 5)]
+    assert lyap == pytest.approx([golden, golden, -golden, -golden], abs=0.05)
+    assert a.descriptors["mean_gain"] == 1.0 and "linear" in a.notes["gain"]
