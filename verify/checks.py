@@ -231,13 +231,14 @@ def check_spectrum_modulus(ctx: Context) -> CheckResult:
                       f"{c.modulus_error_mean:.2g})", {"mean": c.modulus_error_mean})
 
 
-def phi_hat_eig_distance(phi_hat: np.ndarray, w_hh: np.ndarray) -> float:
-    """Largest distance from an eigenvalue of Phi_hat to the nearest of W_hh's ``r`` largest-
-    modulus eigenvalues (``r`` = size of Phi_hat).  When Phi has zero eigenvalues the basis lies
-    in W_hh's dominant invariant subspace, so Phi_hat's eigenvalues ARE those of W_hh (measured:
-    under 3e-12 on every committed T2-T4 and staggered-4 net, for all three groundings)."""
+def phi_hat_eig_distance(phi_hat: np.ndarray, w_eigs: np.ndarray) -> float:
+    """Largest distance from an eigenvalue of Phi_hat to the nearest of the ``r`` largest-
+    modulus eigenvalues ``w_eigs`` of W_hh (``r`` = size of Phi_hat).  When Phi has zero
+    eigenvalues the basis lies in W_hh's dominant invariant subspace, so Phi_hat's eigenvalues
+    ARE those of W_hh (measured: under 3e-12 on every committed T2-T4 and staggered-4 net, for
+    all three groundings)."""
     r = phi_hat.shape[0]
-    eigs = np.linalg.eigvals(w_hh)
+    eigs = np.asarray(w_eigs).reshape(-1)
     top = eigs[np.argsort(-np.abs(eigs), kind="stable")[:r]]
     own = np.linalg.eigvals(phi_hat)
     return float(np.max(np.min(np.abs(own[:, None] - top[None, :]), axis=1))) if r else 0.0
@@ -258,7 +259,7 @@ def check_phi_hat(ctx: Context) -> CheckResult:
     b = ctx.basis
     plan = b.plan
     metrics = {"condition": b.condition, "slots": plan.rank,
-               "eig_distance_to_w": phi_hat_eig_distance(b.phi_hat, ctx.weights.W_hh)}
+               "eig_distance_to_w": phi_hat_eig_distance(b.phi_hat, ctx.trained_eigs)}
     note = f"{plan.rank} slots" + (" (reduced)" if plan.reduced else "") + \
         f", cond(Psi) {b.condition:.3g}, {ctx.ground} grounding"
     if ctx.ground != "output-pinv" or phi_power_s_is_identity(ctx.task):
