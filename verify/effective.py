@@ -16,7 +16,8 @@ nilpotent_index`) and ``L = max(2 s, 4)`` are the reachable output-phase states;
 the sequences fit, the rest are held out (96 + 48 sequences, more when ``8 r`` distinct windows
 need them).
 
-Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`):
+Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`, whose reasons
+quote the values that ``python -m benchmarks.effective_calibration`` prints):
 
 * ``effective.embedding``: least squares ``x ~ A z`` (``A = Psi_eff Q``, no intercept: the zero
   window is the zero state), held-out ``R^2 = 1 - |x - A z|^2 / |x - mean x|^2``; and the
@@ -37,13 +38,11 @@ Checks (each gated by the named tolerance ``effective.*`` of `verify.tolerances`
   ``TRAJECTORY_STEPS`` output steps (the slots shift one step per time step exactly when the
   decoded values follow the window).
 
-Descriptors (never gate a verdict): the mean gain ``1 - x^2`` and the fraction of unit-samples
-with ``|x| > 0.9`` on the reachable states (Elman tanh cells only, where the state is a tanh
-output; otherwise absent with the reason in `EffectiveAnalysis.notes`), and the top Lyapunov
-exponents (natural log per step) along output-phase trajectories, from Jacobian-vector products
-of ``step`` by central differences and QR re-orthonormalisation (a finite-time estimate over
-``LYAPUNOV_STEPS`` steps after ``LYAPUNOV_BURN_IN``: a non-orthogonal embedding biases it by up
-to ``log(cond) / LYAPUNOV_STEPS``).
+Descriptors (never gate a verdict; `verify.dynamics_descriptors`): the mean gain ``1 - x^2`` and
+the fraction of unit-samples with ``|x| > 0.9`` on the reachable states (Elman tanh cells only,
+where the state is a tanh output; otherwise absent with the reason in
+`EffectiveAnalysis.notes`), and the top ``min(8, r)`` Lyapunov exponents (natural log per step)
+along output-phase trajectories started at driven states ``x(t0)``.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
 from emt.theory.tasks import TaskSpec
 from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
+from emt.verify.dynamics_descriptors import gain_descriptors, lyapunov_exponents
 from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
@@ -79,9 +79,6 @@ LYAPUNOV_TRAJECTORIES = 2
 LYAPUNOV_BURN_IN = 10  # steps that align the frame with the top directions before averaging
 LYAPUNOV_STEPS = 50  # finite-time estimate: off by up to log(cond(embedding)) / 50 per step
 LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
-FD_STEP = 1e-6  # central-difference step, relative to max(1, ||x||): error O(FD_STEP^2)
-SATURATION = 0.9  # |x| above which a tanh unit counts as compressed (gain below 0.19)
-_LOG_FLOOR = -700.0  # log of a vanishing stretch factor (a locally constant step)
 
 # Independent random streams, one per use of the seed (SeedSequence([seed, tag])).
 _FIT_TAG, _HELDOUT_TAG, _LOADED_TAG, _TRAJECTORY_TAG, _LYAPUNOV_TAG = 8101, 8102, 8103, 8104, 8105
@@ -426,63 +423,21 @@ class EffectiveAnalysis:
         return [self.check_embedding(), self.check_step(), self.check_loaded_state(),
                 self.check_trajectory()]
 
-    # -- descriptors -----------------------------------------------------------------------
-    def _activation(self) -> str | None:
-        act = getattr(self.model, "activation", None)
-        if act is None:
-            act = getattr(getattr(self.model, "weights", None), "activation", None)
-        return act if isinstance(act, str) else None
-
-    def gain_descriptors(self) -> dict[str, float]:
-        act, cell = self._activation(), getattr(self.model, "cell", "?")
-        _, x = self.fit_data
-        if not np.all(np.isfinite(x)):
-            self.notes["gain"] = "states not finite"
-            return {}
-        if cell == "rnn" and act == "tanh":  # states in (-1, 1): nothing to overflow
-            return {"mean_gain": float(np.mean(1.0 - x**2)),
-                    "saturated_fraction": float(np.mean(np.abs(x) > SATURATION))}
-        if cell == "rnn" and act == "linear":
-            self.notes["gain"] = "linear Elman cell: the gain is 1 everywhere, nothing saturates"
-            return {"mean_gain": 1.0}
-        self.notes["gain"] = (f"cell {cell!r} (activation {act!r}): 1 - x^2 is the slope of the "
-                              "step only when the state is a tanh output (an Elman tanh cell)")
-        return {}
-
-    def lyapunov_exponents(self) -> np.ndarray:
-        """Top exponents (descending; natural log per step) along output-phase trajectories."""
-        D, d_in = self.model.state_dim, self.model.d_in
-        k = min(LYAPUNOV_COUNT, self.live.rank, D)
+    # -- descriptors (verify.dynamics_descriptors) ------------------------------------------
+    def lyapunov(self) -> np.ndarray:
+        """Top exponents along output-phase trajectories started at driven states x(t0)."""
         window = _random_windows(self.task, LYAPUNOV_TRAJECTORIES, self.seed, _LYAPUNOV_TAG)
-        x = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
-        if not np.all(np.isfinite(x)):
-            return np.full(k, np.nan)
+        start = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, _LYAPUNOV_TAG, 1]))
-        V = np.linalg.qr(rng.standard_normal((LYAPUNOV_TRAJECTORIES, D, k)))[0]
-        total = np.zeros((LYAPUNOV_TRAJECTORIES, k))
-        n_traj = LYAPUNOV_TRAJECTORIES
-        zeros = np.zeros((n_traj * (2 * k + 1), d_in))
-        with np.errstate(all="ignore"):
-            for step in range(LYAPUNOV_BURN_IN + LYAPUNOV_STEPS):
-                eps = FD_STEP * np.maximum(1.0, np.linalg.norm(x, axis=1))  # (T,)
-                probes = eps[:, None, None] * np.swapaxes(V, 1, 2)  # (T, k, D)
-                batch = np.concatenate([x[:, None], x[:, None] + probes, x[:, None] - probes],
-                                       axis=1).reshape(-1, D)
-                out = self.model.step(batch, zeros).reshape(n_traj, 2 * k + 1, D)
-                JV = (out[:, 1:k + 1] - out[:, k + 1:]) / (2 * eps[:, None, None])
-                Qm, R = np.linalg.qr(np.swapaxes(JV, 1, 2))
-                diag = np.abs(np.diagonal(R, axis1=1, axis2=2))
-                if step >= LYAPUNOV_BURN_IN:
-                    total += np.maximum(np.log(np.where(diag > 0, diag, 0.0)), _LOG_FLOOR)
-                V, x = Qm, out[:, 0]
-                if not np.all(np.isfinite(x)):
-                    return np.full(k, np.nan)
-        return np.sort(total.mean(axis=0) / LYAPUNOV_STEPS)[::-1]
+        return lyapunov_exponents(self.model, start, min(LYAPUNOV_COUNT, self.live.rank), rng,
+                                  steps=LYAPUNOV_STEPS, burn_in=LYAPUNOV_BURN_IN)
 
     @cached_property
     def descriptors(self) -> dict[str, float]:
-        out = self.gain_descriptors()
-        lyap = self.lyapunov_exponents()
+        out, note = gain_descriptors(self.model, self.fit_data[1])
+        if note:
+            self.notes["gain"] = note
+        lyap = self.lyapunov()
         if np.all(np.isfinite(lyap)):
             out.update({f"lyapunov_{i + 1}": float(v) for i, v in enumerate(lyap)})
         else:

@@ -77,7 +77,7 @@ def test_untrained_and_wrong_task_nets_fail() -> None:
     w, _ = _committed("T3", 1)
     ok, checks = _verdict(ElmanDynamics(w), get("T4"))
     assert not ok
-    assert not checks["effective.embedding"].passed and not checks["effective.step"].passed
+    assert not any(checks[name].passed for name in EFFECTIVE_CHECKS)
 
 
 def test_descriptors_and_figure_data() -> None:
@@ -174,6 +174,9 @@ def test_lookup_network_solves_its_task_but_fails_the_effective_claim(task: Task
     ok, checks = _verdict(model, task)
     assert not ok and not checks["effective.embedding"].passed
     assert checks["effective.embedding"].value < 0.5
+    loaded = checks["effective.loaded_state"]  # its signs may be right (argmax snaps) ...
+    assert not loaded.passed  # ... but its state leaves the fitted embedding
+    assert loaded.metrics["tracking_error_max"] > loaded.metrics["tracking_tolerance"]
 
 
 class StackedStateDynamics:
