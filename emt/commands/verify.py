@@ -178,6 +178,7 @@ def run_demo(args: argparse.Namespace) -> int:
     c_report = verify_weights(constructed, task, ground="input", seed=args.seed,
                               subject="constructed circuit")
     print(c_report.summary_line())
+    print("\n".join(c_report.verdict_lines()))
     print(c_report.table())
 
     print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, {args.steps} steps)", flush=True)
@@ -196,6 +197,7 @@ def run_demo(args: argparse.Namespace) -> int:
     report.write(out, "trained", "json")
     c_report.write(out, "constructed", "md")
     print(report.summary_line())
+    print("\n".join(report.verdict_lines()))
     print(report.table())
     print(f"\nreport: {written[0]}\nfigures: {', '.join(str(p) for p in written[1:])}")
     return report.exit_code

@@ -211,7 +211,9 @@ def test_demo_end_to_end_small(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     code = main(["demo", "--out", str(out), "--steps", "30", "--hidden", "16", "--quiet"])
     text = capsys.readouterr().out
     assert code == 1
-    assert "constructed circuit vs repeat-copy-4 (input grounding, N_h = 16, linear): PASS" in text
+    assert ("constructed circuit vs repeat-copy-4 (input grounding, N_h = 16, linear, claim "
+            "effective): PASS") in text
+    assert "Effective circuit: HOLDS" in text and "Linear circuit" in text
     assert "(lambda - 1)**4" in text
     for name in ("trained.report.html", "trained.report.json", "trained.eigenvalues.png",
                  "trained.phi_hat.png", "trained.trajectory.png", "constructed.report.md"):
