@@ -81,7 +81,8 @@ def test_figures_from_a_sweep_directory(tmp_path, capsys):
     assert main(["reproduce", "figures", "--sweep", str(tmp_path), "--out", str(out)]) == 0
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == sorted(f"{t}-{f}.png" for t in ("T1", "T3")
-                           for f in ("eigenvalues", "phi_hat", "trajectory"))
+                           for f in ("eigenvalues", "phi_hat", "trajectory",
+                                     "effective_trajectory"))
     assert all((out / n).read_bytes()[:4] == b"\x89PNG" for n in names)
 
 
