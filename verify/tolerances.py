@@ -68,9 +68,10 @@ _DEFINITIONS = (
     Tolerance(
         "phi_hat", 0.3,
         "max entry error of Phi_hat against the prediction after the best diagonal similarity. "
-        "Measured: T1 tanh 0.017-0.021, repeat-copy-4 tanh 0.033-0.045, linear nets 0.13-0.33 "
-        "(off-support entries; one repeat-copy-4 linear net is at 0.33), staggered-4 tanh "
-        "0.23-0.30; T2-T4 tanh nets 2.8-127 (their modes' moduli enter the cycle products).",
+        "Measured (output grounding): T1 tanh 0.017-0.021, T1 linear 0.13, repeat-copy-4 tanh "
+        "0.037-0.043, repeat-copy-4 linear 0.18-0.30 (off-support entries; one net at 0.304 "
+        "fails -- a finding, not loosened), staggered-4 tanh 0.22-0.27; T2-T4 tanh nets "
+        "2.8-127 (their modes' moduli enter the cycle products).",
     ),
     Tolerance(
         "generalisation", 0.95,
