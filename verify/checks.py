@@ -251,7 +251,9 @@ def check_phi_hat(ctx: Context) -> CheckResult:
     What it tests beyond the spectrum: Phi_hat's eigenvalues carry no information of their own
     (for tasks with a zero eigenvalue they equal W_hh's top eigenvalues whatever the grounding,
     `phi_hat_eig_distance`, reported as ``eig_distance_to_w``), but its entries do -- which slot
-    feeds which, i.e. how the modes are tied to the grounding's input/output directions.  The
+    feeds which, i.e. how the modes are tied to the grounding's input/output directions (measured:
+    dividing Phi_hat by the matched modes' mean gain first moves the committed T2-T4 tanh nets
+    only from 2.8-127 to 2.5-95, so their entry error is not their modulus error again).  The
     input and output groundings recover ``G = Psi_s`` exactly for the circuit, so the entries
     are predicted.  With "output-pinv" and ``Phi^s != I`` the entries depend on the network's
     unknown ``Psi^T Psi`` and only the spectrum would remain -- which spectrum.* already test --
