@@ -74,7 +74,7 @@ for _t in ("T1", "T2", "T3", "T4"):
     for _h in (64, 128):
         PAPER_TABLE1[(_t, _h, 0.1)] = (None, 0.50)
 
-# Where each quantity lives in a verify report's "metrics" (schema emt.report/1); the first key
+# Where each quantity lives in a verify report's "metrics" (schemas emt.report/1 and /2); the first key
 # present wins, so the aggregation reads records written by any version of the verifier.
 _PAPER_ERROR_KEYS = ("paper_spectral_error", "paper_metric", "spectral_error_paper")
 _MATCHED_ERROR_KEYS = ("phase_error_mean", "matched_phase_error")
