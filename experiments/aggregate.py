@@ -19,6 +19,13 @@ error, with count mismatch separate), the spread over seeds, and for each check 
 report the fraction of seeds with at least one run passing it (over the seeds where it ran; a
 skipped check is neither a pass nor a fail).  Failed or unfinished jobs are
 left out of every mean and counted (``n_failed``).
+
+Both claims of the verify report (schema ``emt.report/2``): per cell, the fraction of seeds for
+which the effective claim holds and for which the linear claim holds (a seed holds a claim when
+any of its runs does; None for records written before the claims existed), and the mean over
+seeds of the descriptors that explain them (`DESCRIPTORS`: mean gain ``1 - h^2``, fraction of
+``|h| > 0.9``, W_hh's matched ``|lambda|``, the top Lyapunov exponent, ``cond(Psi)`` of the
+default grounding) -- each seed's value from its most accurate run.
 """
 
 from __future__ import annotations
@@ -38,7 +45,20 @@ __all__ = [
     "aggregate_records",
     "format_cell",
     "table1_markdown",
+    "claims_markdown",
+    "DESCRIPTORS",
 ]
+
+# descriptor key in the report -> column heading (explain a verdict, never decide one)
+DESCRIPTORS: dict[str, str] = {
+    "mean_gain": "mean gain 1-h^2",
+    "saturated_fraction": "frac. abs(h)>0.9",
+    "matched_modulus_min": "min matched abs(lambda)",
+    "matched_modulus_max": "max matched abs(lambda)",
+    "lyapunov_1": "top Lyapunov exp.",
+    "cond_psi.output": "cond(Psi) output",
+    "cond_psi.input": "cond(Psi) input",
+}
 
 # The paper's Table 1: (task, N_h, L2) -> (mean best spectral error in rad or None for
 # "---", mean best accuracy at H = 200).  The paper's L2 = 0.1 column: every task at 0.50, "---".
@@ -77,6 +97,7 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
         "seed": job.get("seed"), "status": record.get("status", "missing"),
         "accuracy": math.nan, "paper_error": math.nan, "matched_error": math.nan,
         "modulus_error": math.nan, "count_trained": None, "count_theory": None, "checks": {},
+        "claims": {}, "descriptors": {},
     }
     if row["status"] == "missing":
         return row
@@ -91,7 +112,8 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
                matched_error=m.spectrum.phase_error_mean,
                modulus_error=m.spectrum.modulus_error_mean,
                count_trained=m.spectrum.n_trained, count_theory=m.spectrum.n_theory,
-               checks=dict(rec.verify.checks))
+               checks=dict(rec.verify.checks), claims=dict(rec.verify.claims or {}),
+               descriptors={k: _num(v) for k, v in (rec.verify.descriptors or {}).items()})
     return row
 
 
@@ -138,8 +160,18 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         passes = {name: 0 for name in check_names}
         applicable = {name: 0 for name in check_names}
         all_pass = 0
+        claim_holds: dict[str, list[bool]] = {"effective": [], "linear": []}
+        seed_descriptors: dict[str, list[float]] = {k: [] for k in DESCRIPTORS}
         for seed in seeds:
             runs = [r for r in ok if r["seed"] == seed]
+            for claim, held in claim_holds.items():
+                known = [r.get("claims", {})[claim] for r in runs
+                         if r.get("claims", {}).get(claim) is not None]
+                if known:
+                    held.append(any(known))
+            best = max(runs, key=lambda r: -1.0 if math.isnan(r["accuracy"]) else r["accuracy"])
+            for key, values in seed_descriptors.items():
+                values.append(best.get("descriptors", {}).get(key, math.nan))
             best_paper.append(_nanmin([r["paper_error"] for r in runs]))
             best_acc.append(_nanmax([r["accuracy"] for r in runs]))
             best_matched.append(_nanmin([r["matched_error"] for r in runs]))
@@ -166,6 +198,10 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "check_pass_rate": {name: passes[name] / applicable[name] if applicable[name]
                                 else None for name in check_names},
             "all_checks_pass_rate": all_pass / n if n else None,
+            "claim_rate": {claim: (sum(held) / len(held) if held else None)
+                           for claim, held in claim_holds.items()},
+            "claim_seeds": {claim: len(held) for claim, held in claim_holds.items()},
+            "descriptors": {key: _stats(values) for key, values in seed_descriptors.items()},
             "paper_spectral": paper[0] if paper else None,
             "paper_accuracy": paper[1] if paper else None,
             "in_paper": paper is not None,
@@ -187,6 +223,35 @@ def format_cell(spectral: float | None, accuracy: float | None) -> str:
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _rate(rate: float | None, n: int) -> str:
+    return "n/a" if rate is None else f"{round(rate * n)}/{n}"
+
+
+def claims_markdown(cells: list[dict[str, Any]]) -> str:
+    """Markdown: per cell, how many seeds hold each claim, and the descriptors (mean over
+    seeds, min..max) that explain the verdicts."""
+    lines = ["| task | N_h | L2 | effective claim holds (seeds) | linear claim holds (seeds) | "
+             + " | ".join(DESCRIPTORS.values()) + " |",
+             "|---" * (5 + len(DESCRIPTORS)) + "|"]
+    for c in cells:
+        rates = c.get("claim_rate") or {}
+        counts = c.get("claim_seeds") or {}
+        cols = []
+        for key in DESCRIPTORS:
+            st = (c.get("descriptors") or {}).get(key) or {}
+            if st.get("mean") is None:
+                cols.append("n/a")
+            elif st["min"] == st["max"]:
+                cols.append(f"{st['mean']:.3g}")
+            else:
+                cols.append(f"{st['mean']:.3g} ({st['min']:.3g}..{st['max']:.3g})")
+        lines.append(f"| {c['task']} | {c['hidden']} | {c['l2']:g} | "
+                     f"{_rate(rates.get('effective'), counts.get('effective', 0))} | "
+                     f"{_rate(rates.get('linear'), counts.get('linear', 0))} | "
+                     + " | ".join(cols) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def table1_markdown(cells: list[dict[str, Any]]) -> str:

@@ -27,7 +27,6 @@ REPORT = "report.json"
 def record_run(run_dir: str | Path, out: str | Path, seed: int = 0) -> Path:
     """Verify the finished run in ``run_dir``; write its record into ``out/<name>``."""
     from emt.numerics import rundir
-    from emt.verify.api import verify_subject
 
     run_dir, out = Path(run_dir), Path(out)
     rundir.load_run(run_dir)  # ValueError unless finished
@@ -35,9 +34,18 @@ def record_run(run_dir: str | Path, out: str | Path, seed: int = 0) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in (rundir.MODEL_JSON, rundir.WEIGHTS):
         shutil.copyfile(run_dir / name, target / name)
+    return reverify_record(target, seed)
+
+
+def reverify_record(target: str | Path, seed: int = 0) -> Path:
+    """Verify a record directory (its ``model.json`` and ``weights.npz``) again with the current
+    verifier and replace its report, so every record comes from one version of the checks."""
+    from emt.verify.api import verify_subject
+
+    target = Path(target)
     report = verify_subject(target, seed=seed)
     report.write(target, "report", "json")
-    (target / "report.report.json").rename(target / REPORT)
+    (target / "report.report.json").replace(target / REPORT)
     return target
 
 
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("record")
     r.add_argument("runs", nargs="+")
     r.add_argument("--out", required=True)
+    v = sub.add_parser("reverify")
+    v.add_argument("records")
     t = sub.add_parser("table")
     t.add_argument("records")
     args = p.parse_args(argv)
@@ -106,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "record":
             for run in args.runs:
                 print(f"recorded {record_run(run, args.out)}")
+        elif args.command == "reverify":
+            for d in sorted(Path(args.records).iterdir()):
+                if (d / REPORT).is_file():
+                    print(f"re-verified {reverify_record(d)}")
         else:
             text = cells_markdown(Path(args.records))
             (Path(args.records) / "cells.md").write_text(text)

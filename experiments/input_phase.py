@@ -24,7 +24,7 @@ from typing import IO, Any
 from emt.experiments.aggregate import run_row
 from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
-from emt.experiments.sweep_job import refresh_verify_summary
+from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
 from emt.numerics.weights import atomic_write_bytes
 from emt.theory.safe_io import standard_json
 from emt.theory.tasks import get, is_linearly_solvable
@@ -72,6 +72,10 @@ def input_phase_configs(profile: str, seeds: list[int] | None = None) -> list[Sw
     }, source=f"input-phase profile {profile}") for activation in ("linear", "tanh")]
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def _verdict_rows(configs: list[SweepConfig], out_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for config in configs:
@@ -91,14 +95,23 @@ def _verdict_rows(configs: list[SweepConfig], out_dir: Path) -> list[dict[str, A
                 "theory_reason": str(getattr(theory, "reason", "")),
                 "expected_solved": expected,
                 "agrees_with_theory": None if solved is None else solved == expected,
+                "effective_holds": row["claims"].get("effective"),
+                "linear_holds": row["claims"].get("linear"),
+                "mean_gain": _finite_or_none(row["descriptors"].get("mean_gain")),
             })
     return rows
 
 
+def _holds(value: bool | None) -> str:
+    return "n/a" if value is None else ("holds" if value else "fails")
+
+
 def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = None,
                 workers: int | None = None, run: bool = True, seeds: list[int] | None = None,
+                reverify: bool = False,
                 stream: IO[str] | None = sys.stderr) -> dict[str, Any]:
     """Train (unless ``run=False``), then write ``input_phase.json`` and ``input_phase.md``.
+    ``reverify`` verifies every finished run again with the current verifier (no training).
     With ``seeds`` (a subset of the profile's) only those seeds are run and reported, and the
     report says so."""
     configs = input_phase_configs(profile, seeds)
@@ -110,6 +123,8 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
             run_sweep(config, out_dir, scheduler=scheduler, workers=workers, stream=stream)
     for config in configs:
         for key in config.keys:
+            if reverify:
+                reverify_job(out_dir / "runs" / key)
             refresh_verify_summary(out_dir / "runs" / key)
     rows = _verdict_rows(configs, out_dir)
     known = [r for r in rows if r["agrees_with_theory"] is not None]
@@ -131,15 +146,17 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
         f"accuracy >= {SOLVED_ACCURACY} at H = 200.  Theory: a linear RNN from h = 0 can only "
         "realise targets that depend on t - tau alone (theory.tasks.is_linearly_solvable).", "",
         "| task | activation | seed | accuracy (H=200) | solved | linearly solvable (theory) "
-        "| expected | agrees |",
-        "|---|---|---|---|---|---|---|---|",
+        "| expected | agrees | effective claim | linear claim | mean gain 1-h^2 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         acc = "n/a" if r["accuracy_h200"] is None else f"{r['accuracy_h200']:.3f}"
         lines.append(f"| {r['task']} | {r['activation']} | {r['seed']} | {acc} | "
                      f"{r['solved'] if r['status'] == 'done' else r['status']} | "
                      f"{r['linearly_solvable']} | {r['expected_solved']} | "
-                     f"{r['agrees_with_theory']} |")
+                     f"{r['agrees_with_theory']} | {_holds(r['effective_holds'])} | "
+                     f"{_holds(r['linear_holds'])} | "
+                     f"{'n/a' if r['mean_gain'] is None else format(r['mean_gain'], '.3f')} |")
     disagree = [r for r in known if not r["agrees_with_theory"]]
     if disagree:
         verdict = "runs disagreeing with the theory: " + ", ".join(

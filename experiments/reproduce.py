@@ -14,7 +14,12 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from emt.experiments.aggregate import aggregate_records, run_row, table1_markdown
+from emt.experiments.aggregate import (
+    aggregate_records,
+    claims_markdown,
+    run_row,
+    table1_markdown,
+)
 from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
 from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
@@ -145,6 +150,13 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
         "metric, |lambda| > 0.9) with the mean best test accuracy at H = 200 in brackets; "
         "\"---\" where no seed had matching eigenvalue counts.", "",
         table1_markdown(cells),
+        "## Both claims per cell", "",
+        "Effective circuit: the states are a linear embedding of the live slots and one step "
+        "of the net's own nonlinear map carries them by Phi. Linear circuit: W_hh = Psi Phi "
+        "Psi^+ with unit gain. A seed holds a claim when its run passes every check of that "
+        "claim (including generalisation and readout). The descriptors (mean over seeds of "
+        "each seed's most accurate run, min..max) explain the verdicts and decide none.", "",
+        claims_markdown(cells),
         AGGREGATION_RULE,
         _thresholds_note(records),
     ]

@@ -1,10 +1,11 @@
 """`emt reproduce figures`: the paper's figures from trained runs of a sweep.
 
 For T1 and one of T2..T4 (the best finished run of each: highest test accuracy at H = 200,
-then the smallest seed), the verification report's three figures (`verify.plots`, drawn by
+then the smallest seed), the verification report's figures (`verify.plots`, drawn by
 `verify.report.Report.figures`): eigenvalues of ``W_hh`` against those of ``Phi`` in the complex
-plane, ``Phi_hat = Psi* W_hh Psi`` as a heatmap (the paper's Figure 4), and the hidden state of
-one sequence in the privileged basis, ``Psi* h(t)`` (Figure 3).
+plane beside their moduli, ``Phi_hat = Psi* W_hh Psi`` as a heatmap (the paper's Figure 4), the
+hidden state of one sequence in the privileged basis, ``Psi* h(t)`` (Figure 3), and the same in
+the effective circuit's fitted basis beside the live slots.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def best_run(candidates: list[tuple[dict[str, Any], Path]]) -> tuple[dict[str, A
 
 def reproduce_figures(sweep_dir: str | Path, out_dir: str | Path,
                       second_task: str | None = None) -> list[Path]:
-    """Write ``<task>-{eigenvalues,phi_hat,trajectory}.png`` for T1 and a second task."""
+    """Write ``<task>-{eigenvalues,phi_hat,trajectory,effective_trajectory}.png`` for T1 and a
+    second task."""
     from emt.numerics.rundir import load_run
     from emt.verify.api import verify_weights
 

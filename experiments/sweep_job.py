@@ -4,7 +4,7 @@ Job directory layout (``<sweep_dir>/runs/<key>/``)::
 
     record.json   status ("running" | "done" | "failed"), the job config, versions, host,
                   timings, attempt count, training metrics, the verify summary or the error
-    report.json   the full verification report (schema emt.report/1)
+    report.json   the full verification report (schema emt.report/2)
     run/          the training run directory (weights.npz, model.json, checkpoints)
 
 ``record.json`` is written atomically at the start (status "running") and at the end, so a job
@@ -84,7 +84,8 @@ def _json_default(value: Any) -> Any:
 
 def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
     """The part of a verify report the aggregation needs: per-check outcome (True, False, or
-    None for a skipped check), overall pass (no check failed, at least one ran), metrics."""
+    None for a skipped check), whether every check that ran passed (at least one ran), each
+    claim's verdict, the metrics and the descriptors."""
     read_report_record(report_json)  # every field by name (verify.report_record)
     checks = {c["name"]: c["passed"] for c in report_json["checks"]}
     return {
@@ -92,6 +93,8 @@ def summarize_report(report_json: dict[str, Any]) -> dict[str, Any]:
         and all(v is not False for v in checks.values()),
         "checks": checks,
         "metrics": report_json["metrics"],
+        "claims": {str(k): v["holds"] for k, v in report_json["claims"].items()},
+        "descriptors": report_json["descriptors"],
     }
 
 

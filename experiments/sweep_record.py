@@ -30,9 +30,14 @@ class TrainSummary:
 
 @dataclass(frozen=True)
 class VerifySummary:
+    """``claims``: each claim's verdict (true/false); ``descriptors``: the report's
+    explanatory numbers (both absent in records written before reports had claims)."""
+
     passed: bool
     checks: dict
     metrics: ReportMetrics
+    claims: dict | None = None
+    descriptors: dict | None = None
 
 
 @dataclass(frozen=True)

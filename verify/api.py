@@ -16,6 +16,8 @@ from emt.theory.tasks import TaskSpec
 from emt.theory.tasks import get as get_task
 from emt.verify.basis import GROUNDINGS
 from emt.verify.checks import Context, run_checks
+from emt.verify.claims import CHOICES
+from emt.verify.descriptors import linear_descriptors
 from emt.verify.report import Report
 from emt.verify.spectra import PAPER_THRESHOLD
 from emt.verify.tolerances import resolve
@@ -31,10 +33,43 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def effective_of(weights: RNNWeights, task: TaskSpec, tolerances: Mapping[str, float],
+                 seed: int, horizon: int, subject: str):
+    """The effective claim's analysis (`verify.effective.EffectiveAnalysis`: checks,
+    descriptors, Figure 3 data) through the cell-agnostic `Dynamics` view of the net
+    (`numerics.simulate.ElmanDynamics`), exactly as for any other model."""
+    from emt.numerics.simulate import ElmanDynamics
+    from emt.verify.effective import effective_analysis
+
+    return effective_analysis(ElmanDynamics(weights), task, tolerances, seed, horizon=horizon,
+                              subject=subject)
+
+
+def _range(d: Mapping[str, float], low: str, high: str, fmt: str = ".3g") -> str:
+    return f"{d[low]:{fmt}}-{d[high]:{fmt}}" if low in d and high in d else ""
+
+
+def claim_notes(descriptors: Mapping[str, float]) -> dict[str, str]:
+    """Descriptor clauses appended to the verdict sentences (they explain, never decide)."""
+    notes = {}
+    moduli = _range(descriptors, "matched_modulus_min", "matched_modulus_max")
+    if moduli:
+        notes["linear"] = f"W_hh's matched memory modes have |lambda| {moduli}"
+    parts = []
+    if "mean_gain" in descriptors:
+        parts.append(f"mean gain 1 - h^2 {descriptors['mean_gain']:.3g}")
+    if "saturated_fraction" in descriptors:
+        parts.append(f"{100 * descriptors['saturated_fraction']:.2g}% of samples with |h| > 0.9")
+    if parts:
+        notes["effective"] = ", ".join(parts)
+    return notes
+
+
 def verify_weights(
     weights: RNNWeights,
     task: TaskSpec,
     *,
+    claim: str = "effective",
     ground: str = "output",
     tolerances: Mapping[str, float] | None = None,
     seed: int = 0,
@@ -43,8 +78,11 @@ def verify_weights(
     subject_sha256: str | None = None,
     convention: str | None = None,
 ) -> Report:
-    """Run every check of `verify.checks` on ``weights`` against ``task``.
+    """Judge ``weights`` against ``task`` on both claims (`verify.claims`): the linear checks of
+    `verify.checks` and the effective checks of `verify.effective`.
 
+    ``claim``: which claim decides `Report.passed` -- "effective" (default), "linear" or
+    "both"; every report carries both verdicts and the descriptors either way.
     ``ground``: "input" (G = W_uh), "output" (G fitted to the readout over s steps, exact for
     the circuit) or "output-pinv" (G = pinv(W_hy), the authors' code) for the privileged basis;
     ``tolerances``: overrides by name (`verify.tolerances`); ``seed`` seeds every batch;
@@ -54,6 +92,8 @@ def verify_weights(
         raise ValueError(f"weights must be RNNWeights; got {type(weights).__name__}")
     if not isinstance(task, TaskSpec):
         raise ValueError(f"task must be a TaskSpec; got {type(task).__name__}")
+    if claim not in CHOICES:
+        raise ValueError(f"claim must be one of {', '.join(CHOICES)}; got {claim!r}")
     if ground not in GROUNDINGS:
         raise ValueError(f"grounding must be one of {', '.join(GROUNDINGS)}; got {ground!r}")
     if weights.d_in != task.d or weights.d_out != task.d:
@@ -65,6 +105,10 @@ def verify_weights(
     ctx = Context(weights, task, tols, subject=subject, ground=ground, seed=seed,
                   horizon=horizon)
     checks = run_checks(ctx)
+    effective = effective_of(weights, task, tols, seed, horizon, subject)
+    checks = checks + list(effective.checks)
+    descriptors = {**linear_descriptors(ctx),
+                   **{k: float(v) for k, v in effective.descriptors.items()}}
 
     spectral = ctx.spectral.to_json()
     spectral.update(paper_metric=ctx.paper, paper_threshold=PAPER_THRESHOLD)
@@ -75,7 +119,6 @@ def verify_weights(
         "loaded_state_accuracy": next(c.value for c in checks if c.name == "loaded_state"),
         "psi_condition": basis.condition,
         "slots": basis.plan.rank,
-        "passed": all(c.passed is not False for c in checks),
     }
     metadata = {
         "subject": subject,
@@ -102,8 +145,11 @@ def verify_weights(
         "block_starts": basis.plan.block_starts,
         "trajectory": h @ basis.psi_dual.T,
         "s": s,
+        "n_modes": ctx.spectral.n_theory,
+        "effective_trajectory": effective.trajectory,
     }
-    return Report(checks, metadata, metrics, artifacts)
+    return Report(checks, metadata, metrics, artifacts, claim=claim, descriptors=descriptors,
+                  notes=claim_notes(descriptors))
 
 
 def verify_subject(path: str | os.PathLike, task: TaskSpec | str | None = None,
@@ -132,22 +178,25 @@ def verify_loaded(subj: Any, **kwargs: Any) -> Report:
 
 
 def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
-               ground: str = "output", seed: int = 0, horizon: int = 200,
-               **tolerances: float) -> Report:
+               claim: str = "effective", ground: str = "output", seed: int = 0,
+               horizon: int = 200, **tolerances: float) -> Report:
     """Verify ``subject`` (weights or a path) against ``task`` and raise ``AssertionError``
-    whose message is the report table when any check fails; returns the report otherwise.
+    whose message is the verdicts and the report table when the selected ``claim``
+    ("effective", "linear" or "both") does not hold; returns the report otherwise.
 
-    Tolerances are keyword arguments with ``_`` for ``.``: ``spectrum_phase=0.01``.
+    Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
+    ``effective_loaded_state=0.99``.
     """
-    tols = {name.replace("_", ".") if name.startswith("spectrum_") else name: value
-            for name, value in tolerances.items()}
+    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_")) else name:
+            value for name, value in tolerances.items()}
     spec = get_task(task) if isinstance(task, str) else task
     if isinstance(subject, RNNWeights):
-        report = verify_weights(subject, spec, ground=ground, tolerances=tols, seed=seed,
-                                horizon=horizon)
+        report = verify_weights(subject, spec, claim=claim, ground=ground, tolerances=tols,
+                                seed=seed, horizon=horizon)
     else:
-        report = verify_subject(subject, spec, ground=ground, tolerances=tols, seed=seed,
-                                horizon=horizon)
+        report = verify_subject(subject, spec, claim=claim, ground=ground, tolerances=tols,
+                                seed=seed, horizon=horizon)
     if not report.passed:
-        raise AssertionError(report.summary_line() + "\n" + report.table())
+        raise AssertionError("\n".join([report.summary_line(), *report.verdict_lines(),
+                                        report.table()]))
     return report

@@ -281,8 +281,11 @@ class PrivilegedBasis:
 
 def privileged_basis(
     weights: RNNWeights, task: TaskSpec, ground: str = "output", plan: SlotPlan | None = None,
+    w_projector: np.ndarray | None = None,
 ) -> PrivilegedBasis:
-    """Build the privileged basis of ``weights`` for ``task`` (module docstring)."""
+    """Build the privileged basis of ``weights`` for ``task`` (module docstring).
+    ``w_projector``: ``Pi_W`` when already computed for these weights (it does not depend on
+    the grounding), so several groundings share one subspace iteration."""
     plan = plan or slot_plan(task)
     if weights.d_in != task.d or weights.d_out != task.d:
         raise ValueError(
@@ -303,9 +306,11 @@ def privileged_basis(
         raise ValueError(f"the Krylov powers W_hh^k G (k < {s}) overflow for these weights "
                          f"(max |W_hh| = {np.max(np.abs(W)):.3g}); no privileged basis")
     psi_raw = np.column_stack([psi_full_raw[:, slot(k, i, d)] for (k, i) in plan.slots])
-    w_projector = None
-    if plan.reduced:
-        w_projector = dominant_projector(W, plan.rank, start=psi_raw)
+    if not plan.reduced:
+        w_projector = None
+    else:
+        if w_projector is None:
+            w_projector = dominant_projector(W, plan.rank, start=psi_raw)
         psi_raw = w_projector @ psi_raw
     scales = np.linalg.norm(psi_raw, axis=0)
     scales = np.where(scales > _TINY, scales, 1.0)  # a zero column stays zero (and fails later)

@@ -310,7 +310,8 @@ def embedding_descriptors(analysis: Any, weights: CellWeights) -> dict[str, floa
     return out
 
 
-def verify_cell(weights: CellWeights, task: TaskSpec, *, ground: str = "output",
+def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective",
+                ground: str = "output",
                 tolerances: Mapping[str, float] | None = None, seed: int = 0,
                 horizon: int = 200, subject: str = "weights", subject_sha256: str | None = None,
                 convention: str | None = None) -> Any:
@@ -320,6 +321,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, ground: str = "output",
 
     from emt.theory.cells import linearised_triple
     from emt.verify.api import verify_weights, versions
+    from emt.verify.claims import judge_all, selected_holds
     from emt.verify.effective import effective_analysis
     from emt.verify.report import Report
     from emt.verify.tolerances import resolve
@@ -347,25 +349,28 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, ground: str = "output",
 
         triple = RNNWeights(*linearised_triple(weights.cell, weights.arrays),
                             activation="linear")
-        lin = verify_weights(triple, task, ground=ground, tolerances=tolerances, seed=seed,
+        lin = verify_weights(triple, task, claim="linear", ground=ground,
+                             tolerances=tolerances, seed=seed,
                              horizon=horizon, subject=f"{subject} (linearised)")
-        checks += [_renamed(c) for c in lin.checks if c.name != "no_bias"]
+        # the linear claim's checks of the linearised net (its own effective checks would
+        # judge the linearisation, not this cell)
+        checks += [_renamed(c) for c in lin.checks
+                   if c.name != "no_bias" and not c.name.startswith("effective.")]
         linear_metrics = {"spectrum": lin.metrics["spectrum"],
                           "accuracy_h200": lin.metrics["accuracy_h200"]}
     embedding = next(c for c in checks if c.name == "effective.embedding")
+    verdicts = judge_all(checks)  # the same two claims as an Elman report
+    # (Report.to_json adds each claim's verdict as effective_holds / linear_holds)
     metrics = {"accuracy_h200": checks[1].value, "embedding_r2": embedding.value,
-               "effective_passed": all(c.passed is not False for c in analysis.checks),
-               "linear_passed": all(c.passed is not False for c in checks
-                                    if c.name.startswith("linear.")),
                "descriptors": descriptors, "linear": linear_metrics,
-               "passed": all(c.passed is not False for c in checks)}
+               "passed": selected_holds(verdicts, claim)}
     metadata = {"subject": subject, "subject_sha256": subject_sha256, "convention": convention,
                 "task": task.to_json(), "task_label": task.label, "grounding": ground,
                 "seed": seed, "horizon": horizon, "n_hidden": weights.n_hidden,
                 "activation": weights.cell, "cell": weights.cell, "tolerances": tols,
                 "versions": versions(),
                 "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    return Report(checks, metadata, metrics)
+    return Report(checks, metadata, metrics, claim=claim)
 
 
 def _renamed(check: Any) -> Any:

@@ -27,7 +27,7 @@ from emt.verify.basis import (
     phi_power_s_is_identity,
     privileged_basis,
 )
-from emt.verify.spectra import SpectralComparison, compare_spectra, paper_metric
+from emt.verify.spectra import SpectralComparison, compare_modes, paper_metric
 
 __all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
 
@@ -109,9 +109,10 @@ class Context:
     horizon: int = 200
 
     def result(self, name: str, value: float, comparator: str, detail: str = "",
-               metrics: Mapping[str, float] | None = None, tol_name: str | None = None
-               ) -> CheckResult:
-        tol = float(self.tolerances[tol_name or name])
+               metrics: Mapping[str, float] | None = None, tol_name: str | None = None,
+               bound: float | None = None) -> CheckResult:
+        """``bound``: the bound applied when the math caps the named tolerance (the phase)."""
+        tol = float(self.tolerances[tol_name or name] if bound is None else bound)
         value = finite(value)
         passed = value <= tol if comparator == "<=" else value >= tol
         clean = {k: finite(v) for k, v in (metrics or {}).items()}
@@ -131,8 +132,9 @@ class Context:
 
     @cached_property
     def spectral(self) -> SpectralComparison:
-        return compare_spectra(self.theory_eigs, self.trained_eigs,
-                               self.tolerances["spectrum.threshold"])
+        return compare_modes(self.theory_eigs, int(spectrum(self.task).nonzero),
+                             self.trained_eigs, self.tolerances["spectrum.threshold"],
+                             self.tolerances["spectrum.gap"], self.tolerances["spectrum.phase"])
 
     @cached_property
     def paper(self) -> float | None:
@@ -182,12 +184,19 @@ def check_no_bias(ctx: Context) -> CheckResult:
 
 
 def check_spectrum_count(ctx: Context) -> CheckResult:
-    """|#{|lambda| > thr in Phi} - #{|lambda| > thr in W_hh}|."""
+    """|r - n|: ``r`` = Phi's exact number of nonzero eigenvalues, ``n`` = W_hh's memory modes,
+    counted at its clear spectral gap or, without one, above the threshold
+    (`verify.spectra.count_modes`)."""
     c = ctx.spectral
+    how = (f"above a clear gap (ratio {c.gap_ratio:.3g} >= {ctx.tolerances['spectrum.gap']:g})"
+           if c.count_rule == "gap" else
+           f"above |lambda| = {c.threshold:g} x the smallest predicted modulus (no clear gap: "
+           f"largest ratio {c.gap_ratio:.3g} < {ctx.tolerances['spectrum.gap']:g})")
     return ctx.result("spectrum.count", c.count_mismatch, "<=",
-                      f"theory {c.n_theory}, trained {c.n_trained} eigenvalues with "
-                      f"|lambda| > {c.threshold:g}",
-                      {"n_theory": c.n_theory, "n_trained": c.n_trained})
+                      f"theory {c.n_theory} nonzero eigenvalues (exact), trained {c.n_trained} "
+                      f"{how}",
+                      {"n_theory": c.n_theory, "n_trained": c.n_trained,
+                       "gap_ratio": c.gap_ratio, "by_gap": float(c.count_rule == "gap")})
 
 
 _NO_PAIRS = "no eigenvalue pairs above |lambda| = {:g} to compare (see spectrum.count)"
@@ -198,9 +207,13 @@ def check_spectrum_phase(ctx: Context) -> CheckResult:
     c = ctx.spectral
     if not c.matching:
         return ctx.skipped("spectrum.phase", "<=", _NO_PAIRS.format(c.threshold))
+    capped = c.phase_bound < ctx.tolerances["spectrum.phase"]
     return ctx.result("spectrum.phase", c.phase_error_max, "<=",
                       f"max over {len(c.matching)} matched pairs (mean {c.phase_error_mean:.2g} "
-                      "rad)", {"mean": c.phase_error_mean, "pairs": len(c.matching)})
+                      f"rad); bound {'capped at' if capped else 'below'} half the smallest "
+                      f"angular gap of Phi ({c.angular_gap:.3g} rad)",
+                      {"mean": c.phase_error_mean, "pairs": len(c.matching),
+                       "angular_gap": c.angular_gap}, bound=c.phase_bound)
 
 
 def check_spectrum_modulus(ctx: Context) -> CheckResult:
@@ -213,29 +226,48 @@ def check_spectrum_modulus(ctx: Context) -> CheckResult:
                       f"{c.modulus_error_mean:.2g})", {"mean": c.modulus_error_mean})
 
 
+def phi_hat_eig_distance(phi_hat: np.ndarray, w_eigs: np.ndarray) -> float:
+    """Largest distance from an eigenvalue of Phi_hat to the nearest of the ``r`` largest-
+    modulus eigenvalues ``w_eigs`` of W_hh (``r`` = size of Phi_hat).  When Phi has zero
+    eigenvalues the basis lies in W_hh's dominant invariant subspace, so Phi_hat's eigenvalues
+    ARE those of W_hh (measured: under 3e-12 on every committed T2-T4 and staggered-4 net, for
+    all three groundings)."""
+    r = phi_hat.shape[0]
+    eigs = np.asarray(w_eigs).reshape(-1)
+    top = eigs[np.argsort(-np.abs(eigs), kind="stable")[:r]]
+    own = np.linalg.eigvals(phi_hat)
+    return float(np.max(np.min(np.abs(own[:, None] - top[None, :]), axis=1))) if r else 0.0
+
+
 def check_phi_hat(ctx: Context) -> CheckResult:
-    """Phi_hat against the prediction for the grounding, modulo the diagonal similarity that
-    column normalisation introduces (`diagonal_similarity_error`).  The input and output
-    groundings recover ``G = Psi_s`` exactly for the circuit, so the entries are predicted.
-    With "output-pinv" and ``Phi^s != I`` the entries depend on the network's unknown
-    ``Psi^T Psi``; only the spectrum is predicted then, so the value is the worst of the matched
-    phase and modulus errors and the count mismatch between the eigenvalues of Phi_hat and of
-    the prediction."""
+    """Phi_hat's entries against the prediction for the grounding, modulo the diagonal
+    similarity that column normalisation introduces (`diagonal_similarity_error`).
+
+    What it tests beyond the spectrum: Phi_hat's eigenvalues carry no information of their own
+    (for tasks with a zero eigenvalue they equal W_hh's top eigenvalues whatever the grounding,
+    `phi_hat_eig_distance`, reported as ``eig_distance_to_w``), but its entries do -- which slot
+    feeds which, i.e. how the modes are tied to the grounding's input/output directions (measured:
+    dividing Phi_hat by the matched modes' mean gain first moves the committed T2-T4 tanh nets
+    only from 2.8-127 to 2.5-95, so their entry error is not their modulus error again).  The
+    input and output groundings recover ``G = Psi_s`` exactly for the circuit, so the entries
+    are predicted.  With "output-pinv" and ``Phi^s != I`` the entries depend on the network's
+    unknown ``Psi^T Psi`` and only the spectrum would remain -- which spectrum.* already test --
+    so the check is skipped there and its spectral numbers are kept as descriptors."""
     b = ctx.basis
     plan = b.plan
-    metrics = {"condition": b.condition, "slots": plan.rank}
+    metrics = {"condition": b.condition, "slots": plan.rank,
+               "eig_distance_to_w": phi_hat_eig_distance(b.phi_hat, ctx.trained_eigs)}
     note = f"{plan.rank} slots" + (" (reduced)" if plan.reduced else "") + \
         f", cond(Psi) {b.condition:.3g}, {ctx.ground} grounding"
     if ctx.ground != "output-pinv" or phi_power_s_is_identity(ctx.task):
         err, _ = diagonal_similarity_error(b.phi_hat, plan.prediction)
         return ctx.result("phi_hat", err, "<=",
                           f"max entry error modulo diagonal similarity; {note}", metrics)
-    c = compare_spectra(np.linalg.eigvals(plan.prediction), np.linalg.eigvals(b.phi_hat),
-                        ctx.tolerances["spectrum.threshold"])
-    value = max(c.phase_error_max, c.modulus_error_max, float(c.count_mismatch))
-    return ctx.result("phi_hat", value, "<=",
-                      f"spectrum only (entries depend on Psi^T Psi for this grounding): "
-                      f"{c.n_theory} vs {c.n_trained} eigenvalues; {note}", metrics)
+    return CheckResult(
+        "phi_hat", ctx.subject, None, float(ctx.tolerances["phi_hat"]), "<=", None,
+        f"not predicted for this grounding: the entries depend on Psi^T Psi and the "
+        f"eigenvalues are W_hh's own (distance {metrics['eig_distance_to_w']:.2g}), which "
+        f"spectrum.* test; {note}", {k: finite(v) for k, v in metrics.items()})
 
 
 def check_generalisation(ctx: Context) -> CheckResult:
@@ -249,9 +281,36 @@ def check_generalisation(ctx: Context) -> CheckResult:
     return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
 
 
+def readout_steps(task: TaskSpec) -> int:
+    """Output steps scored by `check_readout`: ``max(2 s, 4)``, the span on which the effective
+    embedding is fitted (every slot has been rewritten at least once)."""
+    return max(2 * task.s, 4)
+
+
+def check_readout(ctx: Context) -> CheckResult:
+    """The circuit reads the newest slot: ``y(t) = x(t)`` in value, not only in sign.  Relative
+    RMS ``sqrt(mean (y - x)^2 / mean x^2)`` over the first `readout_steps` output steps of the
+    seeded batches driven from ``h(-1) = 0``.  Early steps, because both claims speak about the
+    states the net reaches, not about the slow drift of a net trained on horizons below H; a
+    readout scaled by ``c`` scores ``|c - 1|`` on the exact circuit."""
+    _, targets, y = ctx.driven
+    L = min(readout_steps(ctx.task), y.shape[1])
+    err = y[:, :L] - targets[:, :L]
+    denom = float(np.mean(targets[:, :L] ** 2))
+    value = float(np.sqrt(np.mean(err ** 2) / denom)) if denom > 0 else finite(np.inf)
+    return ctx.result("readout", value, "<=",
+                      f"relative RMS of y(t) - x(t) over output steps 0..{L - 1} of "
+                      f"{N_BATCHES} x {BATCH} sequences driven from h(-1) = 0")
+
+
 def check_loaded_state(ctx: Context) -> CheckResult:
     """Load ``h(s-1) = Psi x`` (the recovered basis, ``Psi = psi_full_raw K^-1``),
-    run the network's own zero-input dynamics for H steps, compare with the task."""
+    run the network's own zero-input dynamics for H steps, compare with the task.
+
+    Part of the linear claim: Psi's slot scales come from powers of W_hh (``W_hh^(s-k) G``),
+    which is the circuit's basis only with unit gain.  A net whose modes have |lambda| > 1,
+    compensated by its nonlinearity's gain, is loaded at the wrong scale here; the effective
+    claim fits its basis to the states instead."""
     b = ctx.state_basis
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 1]))
     s, d = ctx.task.s, ctx.task.d
@@ -269,7 +328,9 @@ def check_loaded_state(ctx: Context) -> CheckResult:
 def check_trajectory(ctx: Context) -> CheckResult:
     """Decode the driven hidden states to slots, ``Pi_Phi window(t) ~ K_r psi_raw^+ h(t)``, and
     correlate each slot with the true window over the batch and the first output steps; the
-    value is the smallest per-slot correlation (the paper's Figure 3 claim)."""
+    value is the smallest per-slot correlation (the paper's Figure 3 claim).  Like
+    `check_loaded_state` it decodes with the W_hh-power basis, so it assumes unit gain (part of
+    the linear claim)."""
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
         return ctx.skipped("trajectory", ">=",
                            "driven regime: a linear net cannot solve this task from h = 0, "
@@ -323,6 +384,7 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "spectrum.modulus": check_spectrum_modulus,
     "phi_hat": check_phi_hat,
     "generalisation": check_generalisation,
+    "readout": check_readout,
     "loaded_state": check_loaded_state,
     "trajectory": check_trajectory,
     "markov": check_markov,

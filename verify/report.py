@@ -1,8 +1,16 @@
 """`Report`: the checks of one subject plus metadata, rendered for people and machines.
 
-JSON schema ``emt.report/1`` (stable; the sweep reads it)::
+A report judges two claims (`verify.claims`): "effective circuit" and "linear circuit", each
+from its own checks; ``claim`` selects which one decides `Report.passed` and the exit status
+("effective", "linear" or "both").  Every rendering opens with both verdicts, one sentence each.
 
-    {"schema": "emt.report/1",
+JSON schema ``emt.report/2`` (stable; the sweep reads it; version 1 had no claims)::
+
+    {"schema": "emt.report/2",
+     "claim": "effective" | "linear" | "both",   (the claim that decides "passed")
+     "claims": {"effective": {claim, title, holds, checks, failed, sentence},
+                "linear":    {claim, title, holds, checks, failed, sentence}},
+     "descriptors": {name: number},   (never decide a verdict: gains, moduli, cond(Psi), ...)
      "metadata": {subject, subject_sha256, convention, task, task_label, grounding, seed,
                   horizon, n_hidden, activation, tolerances, versions, date},
      "checks": [{name, subject, status, value, tolerance, comparator, passed, detail, metrics}],
@@ -10,7 +18,7 @@ JSON schema ``emt.report/1`` (stable; the sweep reads it)::
                               phase_error_mean, modulus_error_max, modulus_error_mean,
                               paper_metric (null = the paper's "---"), paper_threshold},
                  "accuracy_h200", "loaded_state_accuracy", "psi_condition", "slots",
-                 "passed"}}
+                 "passed" (the selected claim holds), "effective_holds", "linear_holds"}}
 
 No NaN anywhere (``json.dumps(..., allow_nan=False)``); a skipped check has ``value`` null.
 """
@@ -29,10 +37,11 @@ import numpy as np
 
 from emt.numerics.weights import atomic_write_bytes
 from emt.verify.checks import CheckResult
+from emt.verify.claims import CLAIMS, ClaimVerdict, judge_all, selected_holds
 
 __all__ = ["Report", "SCHEMA", "FORMATS"]
 
-SCHEMA = "emt.report/1"
+SCHEMA = "emt.report/2"
 FORMATS = ("md", "json", "html")
 
 
@@ -57,12 +66,20 @@ class Report:
     metadata: dict[str, Any]
     metrics: dict[str, Any]
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+    claim: str = "effective"
+    descriptors: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # per-claim descriptor clause
 
     # -- verdict -------------------------------------------------------------------------------
     @property
+    def verdicts(self) -> dict[str, ClaimVerdict]:
+        """Both claims' verdicts (`verify.claims.judge_all`)."""
+        return judge_all(self.checks, self.notes)
+
+    @property
     def passed(self) -> bool:
-        """True when no check failed (skipped checks do not fail a report)."""
-        return all(c.passed is not False for c in self.checks)
+        """True when the selected claim holds ("both": both hold)."""
+        return selected_holds(self.verdicts, self.claim)
 
     @property
     def exit_code(self) -> int:
@@ -70,7 +87,16 @@ class Report:
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.passed is False]
+        """Failed checks of the selected claim(s)."""
+        wanted = CLAIMS if self.claim == "both" else (self.claim,)
+        names = {n for c in wanted for n in self.verdicts[c].failed}
+        return [c for c in self.checks if c.name in names]
+
+    def verdict_lines(self) -> list[str]:
+        """One plain sentence per claim, the selected one(s) marked."""
+        wanted = CLAIMS if self.claim == "both" else (self.claim,)
+        return [("* " if c in wanted else "  ") + v.sentence
+                for c, v in self.verdicts.items()]
 
     def check(self, name: str) -> CheckResult:
         for c in self.checks:
@@ -92,22 +118,35 @@ class Report:
         """The checks as a Markdown table (tabulate, GitHub style)."""
         from tabulate import tabulate
 
-        rows = [[c.name, c.status.upper(), "-" if c.value is None else f"{c.value:.4g}",
+        from emt.verify.claims import claim_of
+
+        rows = [[c.name, "+".join(claim_of(c.name)), c.status.upper(),
+                 "-" if c.value is None else f"{c.value:.4g}",
                  f"{c.comparator} {c.tolerance:g}", c.detail] for c in self.checks]
-        return tabulate(rows, headers=["check", "status", "value", "bound", "detail"],
+        return tabulate(rows, headers=["check", "claim", "status", "value", "bound", "detail"],
                         tablefmt="github")
+
+    def descriptor_table(self) -> str:
+        """The descriptors (never gate a verdict) as a Markdown table."""
+        from tabulate import tabulate
+
+        return tabulate([[k, f"{v:.4g}"] for k, v in self.descriptors.items()],
+                        headers=["descriptor (never gates)", "value"], tablefmt="github")
 
     def summary_line(self) -> str:
         m = self.metadata
         verdict = "PASS" if self.passed else f"FAIL ({len(self.failed)} failed)"
         return (f"{m['subject']} vs {m['task_label']} ({m['grounding']} grounding, "
-                f"N_h = {m['n_hidden']}, {m['activation']}): {verdict}")
+                f"N_h = {m['n_hidden']}, {m['activation']}, claim {self.claim}): {verdict}")
 
     def to_markdown(self) -> str:
         sp = self.metrics.get("spectrum", {})
         pm = sp.get("paper_metric")
         lines = [f"# EMT verification: {self.metadata['subject']}", "",
-                 self.summary_line(), "", self.table(), "",
+                 *self.verdict_lines(), "", self.summary_line(), "", self.table(), ""]
+        if self.descriptors:
+            lines += [self.descriptor_table(), ""]
+        lines += [
                  f"- paper's spectral metric (|lambda| > {sp.get('paper_threshold', 0.9)}): "
                  f"{'---' if pm is None else f'{pm:.4g} rad'}",
                  f"- accuracy at H = {self.metadata['horizon']}: "
@@ -117,29 +156,42 @@ class Report:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return _clean({"schema": SCHEMA, "metadata": self.metadata,
+        verdicts = self.verdicts
+        metrics = dict(self.metrics, passed=self.passed,
+                       **{f"{c}_holds": v.holds for c, v in verdicts.items()})
+        return _clean({"schema": SCHEMA, "claim": self.claim,
+                       "claims": {c: v.to_json() for c, v in verdicts.items()},
+                       "descriptors": self.descriptors, "metadata": self.metadata,
                        "checks": [c.to_json() for c in self.checks],
-                       "metrics": self.metrics})
+                       "metrics": metrics})
 
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=2, allow_nan=False, sort_keys=False) + "\n"
 
     def figures(self) -> dict[str, bytes]:
-        """PNG bytes of the three figures (empty when the report carries no figure data)."""
+        """PNG bytes of the figures (empty when the report carries no figure data)."""
         from emt.verify import plots
 
         a = self.artifacts
         if not a:
             return {}
         label = self.metadata["task_label"]
-        return {
+        out = {
             "eigenvalues": plots.eigenvalue_figure(a["theory_eigs"], a["trained_eigs"],
-                                                   a["threshold"], f"eigenvalues: {label}"),
+                                                   a["threshold"], f"eigenvalues: {label}",
+                                                   n_modes=a.get("n_modes")),
             "phi_hat": plots.phi_hat_figure(a["phi_hat"], a["block_starts"],
                                             f"Phi_hat ({self.metadata['grounding']} grounding)"),
             "trajectory": plots.trajectory_figure(a["trajectory"], a["s"], a["block_starts"],
-                                                  "Psi* h(t), one sequence"),
+                                                  "Psi* h(t), one sequence (linear claim's "
+                                                  "basis)"),
         }
+        eff = a.get("effective_trajectory")
+        if eff is not None and np.all(np.isfinite(eff.decoded)):
+            out["effective_trajectory"] = plots.effective_trajectory_figure(
+                eff.decoded, eff.truth, eff.times, eff.s, eff.d,
+                f"effective circuit, {label}: one sequence in the fitted slot basis")
+        return out
 
     def to_html(self, figures: dict[str, bytes] | None = None) -> str:
         """One self-contained page: verdict, table, metadata, figures as data: URIs."""
@@ -150,6 +202,9 @@ class Report:
             f'{base64.b64encode(png).decode("ascii")}"><figcaption>{name}</figcaption></figure>'
             for name, png in figures.items())
         colour = "#2a7a2a" if self.passed else "#b22222"
+        verdicts = "\n".join(
+            f'<p style="color:{"#2a7a2a" if v.holds else "#b22222"}">'
+            f'{html.escape(v.sentence)}</p>' for v in self.verdicts.values())
         meta = html.escape(json.dumps(_clean(self.metadata), indent=2))
         return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>EMT verification: {html.escape(
@@ -159,8 +214,11 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;fo
 figure{{display:inline-block;margin:1em}}pre{{background:#f6f6f6;padding:1em;font-size:80%}}
 </style></head><body>
 <h1>EMT verification</h1>
+{verdicts}
 <p style="color:{colour};font-weight:bold">{html.escape(self.summary_line())}</p>
 {df.to_html(index=False, na_rep="-", escape=True)}
+<h2>Descriptors (never gate a verdict)</h2><pre>{html.escape(json.dumps(
+            _clean(self.descriptors), indent=2))}</pre>
 <h2>Figures</h2>
 {imgs}
 <h2>Metrics</h2><pre>{html.escape(json.dumps(_clean(self.metrics), indent=2))}</pre>

@@ -1,7 +1,11 @@
-"""The schema of a verification report's JSON (``emt.report/1``), read by name.
+"""The schema of a verification report's JSON (``emt.report/2``), read by name.
 
-``metadata`` describes the subject and the settings (free-form but always present); ``checks``
-lists `checks.CheckResult.to_json` entries; ``metrics`` is `ReportMetrics`. Readers (the sweep's
+``claim`` is the claim that decided the report's exit status ("effective", "linear" or "both");
+``claims`` holds both claims' verdicts (`verify.claims.ClaimVerdict.to_json`); ``descriptors``
+the numbers that explain a verdict and never decide one; ``metadata`` describes the subject and
+the settings (free-form but always present); ``checks`` lists `checks.CheckResult.to_json`
+entries; ``metrics`` is `ReportMetrics`. Version 2 added the claims (version 1 judged only the
+linear circuit). Readers (the sweep's
 record summary, the aggregation) go through `read_report_record`, so a report with a missing or
 renamed metric is refused with the field's name instead of being read as something else.
 """
@@ -16,7 +20,7 @@ from emt.numerics.records import read_record
 __all__ = ["REPORT_SCHEMA", "SpectrumMetrics", "ReportMetrics", "ReportRecord",
            "read_report_record"]
 
-REPORT_SCHEMA = "emt.report/1"
+REPORT_SCHEMA = "emt.report/2"
 
 
 @dataclass(frozen=True)
@@ -33,19 +37,33 @@ class SpectrumMetrics:
     modulus_error_mean: float
     paper_metric: float | None
     paper_threshold: float
+    # how the memory modes were counted and the phase bound capped (absent before version 2)
+    count_rule: str | None = None
+    gap_ratio: float | None = None
+    angular_gap: float | None = None
+    phase_bound: float | None = None
 
 
 @dataclass(frozen=True)
 class ReportMetrics:
     """``accuracy_h200`` is the generalisation check's sign accuracy at the report's horizon
-    (H = 200 by default) with the input phase driven through the network."""
+    (H = 200 by default) with the input phase driven through the network; ``passed`` whether the
+    selected claim holds, ``effective_holds`` / ``linear_holds`` each claim's verdict.  The
+    Elman RNN's report has the spectral and privileged-basis numbers; a gated or diagonal cell's
+    report (`verify.cell_subject`) has the embedding R^2, its cell descriptors and the
+    linearisation's numbers (``linear``) instead."""
 
-    spectrum: SpectrumMetrics
     accuracy_h200: float
-    loaded_state_accuracy: float
-    psi_condition: float
-    slots: int
     passed: bool
+    effective_holds: bool
+    linear_holds: bool
+    spectrum: SpectrumMetrics | None = None
+    loaded_state_accuracy: float | None = None
+    psi_condition: float | None = None
+    slots: int | None = None
+    embedding_r2: float | None = None
+    descriptors: dict | None = None
+    linear: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,9 @@ class ReportRecord:
     SCHEMA: ClassVar[str] = REPORT_SCHEMA
 
     schema: str
+    claim: str
+    claims: dict
+    descriptors: dict
     metadata: dict
     checks: list
     metrics: ReportMetrics

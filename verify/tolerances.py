@@ -2,9 +2,13 @@
 
 Every check reads its bound from a `Tolerances` mapping; a user overrides any of them by name
 (``emt verify --tol spectrum.phase=0.01`` or ``verify_weights(..., tolerances={...})``).
-Defaults were set so that a well-trained small tanh repeat-copy network passes (docs/tolerances.md
-says what one looks like) and untrained networks fail; they are never loosened to make a
-particular model pass -- a miss is a finding.
+Each default's reason records what it was measured on: the committed nets of
+``results/table1-quick`` (T1-T4, three seeds each, N_h = 128) and of the input-phase studies
+(repeat-copy-4 and staggered-4, linear and tanh), and the theory's spectra of every registered
+task (fibonacci-2 has no trained net; its numbers are the theory's).  Where the math caps a bound
+(the phase, at half of Phi's smallest angular gap) the cap is applied to any value, default or
+override.  No default is loosened to make a particular model pass -- a miss is a finding.
+(docs/tolerances.md gives every reason in prose).
 """
 
 from __future__ import annotations
@@ -27,31 +31,48 @@ class Tolerance:
 _DEFINITIONS = (
     Tolerance(
         "spectrum.threshold", 0.8,
-        "modulus above which an eigenvalue counts as a memory mode: between the theory's nonzero "
-        "moduli (1 for signed-copy tasks) and the bulk radius of a PyTorch-initialised random "
-        "W_hh (about sqrt(1/3) = 0.58); the authors' own slot criterion uses 0.8.",
+        "fallback only, used when W_hh's spectrum has no clear gap (spectrum.gap): memory modes "
+        "are the eigenvalues above 0.8 x Phi's smallest nonzero modulus (1 for signed-copy tasks, "
+        "0.618 for fibonacci-2, whose modes a bare 0.8 would halve). The theory side is always "
+        "Phi's exact nonzero count. Measured: T2 seed 2's 37th eigenvalue is 0.752, 0.05 under "
+        "a bare 0.8, so the gap, not this number, decides its count.",
+    ),
+    Tolerance(
+        "spectrum.gap", 1.5,
+        "minimum ratio |lambda_k| / |lambda_(k+1)| of W_hh's sorted moduli for a clear gap, "
+        "which then sets the trained count k. Measured at the predicted count on every committed "
+        "net that learned its task: 1.67-2.73 (T1 2.51-2.73, repeat-copy-4 1.82-2.06, staggered-4 "
+        "tanh 1.76-1.99, T2 seeds 2-3 1.67-1.76, T3 2.03-2.18, T4 2.08-2.20); nets that did not "
+        "learn have no gap there (T2 seed 1: 1.07; linear staggered-4: 1.01-1.07).",
     ),
     Tolerance(
         "spectrum.count", 0.0,
-        "the theory predicts exactly how many eigenvalues lie above the threshold; any "
-        "difference means a mode is missing or spurious.",
+        "the theory predicts exactly how many memory modes there are (Phi's nonzero count); "
+        "any difference means a mode is missing or spurious.",
     ),
     Tolerance(
         "spectrum.phase", 0.05,
-        "max |wrapped angle difference| (rad) over optimally matched pairs; a trained repeat-copy "
-        "net is under 0.001 and the paper's Table 1 means are under 0.012; 0.05 is still far "
-        "below the 2 pi / s = 0.79 rad spacing of the s = 8 roots of unity.",
+        "max |wrapped angle difference| (rad) over optimally matched pairs, and never more than "
+        "half the smallest angular gap between Phi's distinct eigenvalues (applied per task: "
+        "T4's gap is 0.090, so 0.045 there; T2 0.112, T3 0.131, staggered-4 0.52, repeat copy "
+        "and fibonacci-2 >= 0.79). Measured on nets that learned: T1 and repeat-copy-4 <= 0.0021, "
+        "T3 <= 0.0090, T4 <= 0.0145, T2 seed 2 0.021, staggered-4 tanh <= 0.039.",
     ),
     Tolerance(
         "spectrum.modulus", 0.1,
-        "max ||lambda_trained| - |lambda_theory|| over matched pairs; trained tanh nets sit "
-        "slightly outside the unit circle (about 1.01-1.03; saturation bounds them).",
+        "max ||lambda_trained| - |lambda_theory|| over matched pairs: the linear claim's unit "
+        "gain. Repeat copy and T1 nets are within 0.008 (tanh) and 0.0025 (linear); tanh nets on "
+        "composition tasks are not (staggered-4 0.23-0.30, T3 0.26-0.34, T4 0.13-0.22, T2 0.92+):"
+        " their circuit modes sit at |lambda| 1.1-1.9, compensated by the tanh gain -- a finding "
+        "about the linear claim, not a reason to loosen it.",
     ),
     Tolerance(
         "phi_hat", 0.3,
-        "max entry error of Phi_hat against the prediction after the best diagonal similarity; "
-        "a well-trained tanh repeat-copy net shows off-support entries up to about 0.2 (input "
-        "grounding) and scaled cycle products of about 1.03 per edge.",
+        "max entry error of Phi_hat against the prediction after the best diagonal similarity. "
+        "Measured (output grounding): T1 tanh 0.017-0.021, T1 linear 0.13, repeat-copy-4 tanh "
+        "0.037-0.043, repeat-copy-4 linear 0.18-0.30 (off-support entries; one net at 0.304 "
+        "fails -- a finding, not loosened), staggered-4 tanh 0.22-0.27; T2-T4 tanh nets "
+        "2.8-127 (their modes' moduli enter the cycle products).",
     ),
     Tolerance(
         "generalisation", 0.95,
@@ -59,14 +80,25 @@ _DEFINITIONS = (
         "0.94-1.00, chance is 0.5.",
     ),
     Tolerance(
+        "readout", 0.1,
+        "max relative RMS of y(t) - x(t) over the first max(2s, 4) output steps, driven from "
+        "h = 0 (the circuit reads the newest slot exactly; a readout scaled by c scores |c - 1|)."
+        " Measured on every committed net that learned its task: T3/T4 tanh 0.003-0.009, T2 "
+        "seed 2 0.007, repeat-copy-4 0.015-0.028, T1 0.019-0.047, staggered-4 tanh 0.038-0.048; "
+        "nets that did not learn: 0.35-0.74.",
+    ),
+    Tolerance(
         "loaded_state", 0.95,
-        "minimum sign accuracy over H steps from the loaded state h(s-1) = Psi x; same bar as "
-        "generalisation (the constructed circuit is exact; its max error is also reported).",
+        "minimum sign accuracy over H steps from the loaded state h(s-1) = Psi x, with Psi's "
+        "slot scales from powers of W_hh (unit gain assumed: the linear claim); same bar as "
+        "generalisation. Measured: T1 and repeat copy 0.994-1.000, staggered-4 tanh 0.936-0.978, "
+        "T2-T4 tanh 0.49-0.59 (their gain is not 1).",
     ),
     Tolerance(
         "trajectory", 0.9,
         "minimum over slots of the correlation between Psi* h(t) (decoded to slots) and the "
-        "true window; a saturating tanh net is not exactly linear, so not 1.",
+        "true window; a tanh net is not exactly linear, so not 1. Measured: T1 0.95-0.98, "
+        "repeat-copy-4 0.90-0.98, staggered-4 tanh 0.89-0.96, T2-T4 tanh below 0.05.",
     ),
     Tolerance(
         "markov", 0.05,

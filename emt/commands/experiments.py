@@ -78,7 +78,7 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     out = check_output_path(Path(args.out) if args.out
                             else Path("results") / f"table1-{args.profile}" / "input-phase")
     doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                      run=not args.aggregate_only, seeds=args.seeds,
+                      run=not args.aggregate_only, seeds=args.seeds, reverify=args.reverify,
                       stream=_progress_stream(args))
     print((out / "input_phase.md").read_text(encoding="utf-8"))
     return 0 if doc["complete"] and doc["all_agree"] else 1
@@ -131,6 +131,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--out", default=None,
                    help="output directory (default: results/table1-<profile>/input-phase)")
     i.add_argument("--aggregate-only", action="store_true", help="train nothing")
+    i.add_argument("--reverify", action="store_true",
+                   help="verify every finished run again with the current verifier (no "
+                   "training) before reporting")
     i.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                    help="run and report only these of the profile's seeds (same jobs as the "
                    "full profile; the report says it is a subset)")

@@ -14,6 +14,7 @@ import sys
 from emt.theory.limits import check_at_most
 from emt.theory.safe_io import check_output_path
 from emt.verify.basis import GROUNDINGS
+from emt.verify.claims import CHOICES
 from emt.verify.report import FORMATS, Report
 
 DEMO_TASK = "repeat-copy-4"
@@ -30,8 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "verify", help="check trained weights against the theory (assertion report)",
         description="Check trained weights (run directories, .npz or .keras files) against the "
-        "theory's predictions within named tolerances. Exit status 0: every check passed; 1: "
-        "some check failed; 2: bad input (nothing written).")
+        "theory's predictions within named tolerances. Every report judges two claims: the "
+        "effective circuit (the states embed the live slots linearly and one step of the net's "
+        "own nonlinear map carries them by Phi) and the linear circuit (W_hh = Psi Phi Psi^+ "
+        "with unit gain). Exit status 0: the selected claim holds for every subject; 1: it "
+        "fails for some; 2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz of weights or a .keras file")
     src = p.add_mutually_exclusive_group()
@@ -40,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default=None,
                    help="the subject's cell when its arrays do not say (default: recognised "
                    "from the recurrent matrix's shape: N x N rnn, 4N x N lstm, 3N x N gru)")
+    p.add_argument("--claim", choices=CHOICES, default="effective",
+                   help="the claim that decides the exit status: effective (default), linear or "
+                   "both; reports show both verdicts either way")
     p.add_argument("--ground", choices=GROUNDINGS, default="output",
                    help="grounding of the privileged basis: input (G = W_uh), output (default: G "
                    "fitted to the readout over s steps) or output-pinv (G = pinv(W_hy))")
@@ -123,14 +130,15 @@ def run_verify(args: argparse.Namespace) -> int:
             raise ValueError(f"{subj.path}: no task: give --task NAME or --task-file FILE "
                              "(only run directories carry their own task)")
     reports: list[Report] = [
-        verify_loaded(subj, ground=args.ground, tolerances=tols, seed=args.seed,
-                      horizon=args.horizon)
+        verify_loaded(subj, claim=args.claim, ground=args.ground, tolerances=tols,
+                      seed=args.seed, horizon=args.horizon)
         for subj in subjects]
     # -- output -------------------------------------------------------------------------------
     if args.out is not None:
         for report, stem in zip(reports, _stems(subjects), strict=True):
             written = report.write(args.out, stem, args.format)
             print(report.summary_line())
+            print("\n".join(report.verdict_lines()))
             print(report.table())
             print(f"wrote {', '.join(str(p) for p in written)}\n")
     elif args.format == "json":
@@ -173,6 +181,7 @@ def run_demo(args: argparse.Namespace) -> int:
     c_report = verify_weights(constructed, task, ground="input", seed=args.seed,
                               subject="constructed circuit")
     print(c_report.summary_line())
+    print("\n".join(c_report.verdict_lines()))
     print(c_report.table())
 
     print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, {args.steps} steps)", flush=True)
@@ -191,6 +200,7 @@ def run_demo(args: argparse.Namespace) -> int:
     report.write(out, "trained", "json")
     c_report.write(out, "constructed", "md")
     print(report.summary_line())
+    print("\n".join(report.verdict_lines()))
     print(report.table())
     print(f"\nreport: {written[0]}\nfigures: {', '.join(str(p) for p in written[1:])}")
     return report.exit_code

@@ -14,6 +14,7 @@ from emt.experiments.aggregate import (
     PAPER_TABLE1,
     aggregate_records,
     aggregate_rows,
+    claims_markdown,
     format_cell,
     run_row,
     table1_markdown,
@@ -120,7 +121,9 @@ SPECTRUM = {"threshold": 0.8, "n_theory": 8, "n_trained": 9, "count_mismatch": 1
             "phase_error_max": 0.3, "phase_error_mean": 0.2, "modulus_error_max": 0.1,
             "modulus_error_mean": 0.05, "paper_metric": None, "paper_threshold": 0.9}
 REPORT_METRICS = {"spectrum": SPECTRUM, "accuracy_h200": 0.93, "loaded_state_accuracy": 0.5,
-                  "psi_condition": 12.0, "slots": 8, "passed": False}
+                  "psi_condition": 12.0, "slots": 8, "passed": False,
+                  "effective_holds": False, "linear_holds": False}
+CLAIMS = {"effective": {"holds": False}, "linear": {"holds": False}}
 
 
 def _record(**changes):
@@ -183,7 +186,8 @@ def test_skipped_checks_are_neither_pass_nor_fail():
     from emt.experiments.sweep_job import summarize_report
 
     def report(*checks):
-        return {"schema": "emt.report/1", "metadata": {}, "metrics": REPORT_METRICS,
+        return {"schema": "emt.report/2", "claim": "effective", "claims": CLAIMS,
+                "descriptors": {}, "metadata": {}, "metrics": REPORT_METRICS,
                 "checks": [{"name": n, "passed": p} for n, p in checks]}
 
     summary = summarize_report(report(("markov", None), ("spectrum.phase", True)))
@@ -192,7 +196,8 @@ def test_skipped_checks_are_neither_pass_nor_fail():
     assert summarize_report(report(("markov", None), ("x", False)))["passed"] is False
     assert summarize_report(report(("markov", None)))["passed"] is False
     with pytest.raises(ValueError, match="missing field 'metrics'"):
-        summarize_report({"schema": "emt.report/1", "metadata": {}, "checks": []})
+        summarize_report({"schema": "emt.report/2", "claim": "effective", "claims": CLAIMS,
+                          "descriptors": {}, "metadata": {}, "checks": []})
     rows = [_row("T1", 128, 0.0, 0.96, 1, 0.001, 1.0, checks=summary["checks"]),
             _row("T1", 128, 0.0, 0.96, 2, 0.001, 1.0, checks={"markov": None,
                                                               "spectrum.phase": False})]
@@ -214,3 +219,42 @@ def test_committed_input_phase_is_what_the_code_computes(where: Path) -> None:
     configs = input_phase_configs(committed["profile"], committed["settings"]["seeds"])
     rows = _verdict_rows(configs, where)
     assert committed["rows"] == json.loads(json.dumps(rows))
+
+
+def test_claims_and_descriptors_per_cell():
+    """A seed holds a claim when any of its runs does; descriptors come from each seed's most
+    accurate run; records from before the claims existed give n/a, never a verdict."""
+    rows = [
+        {**_row("T3", 128, 0.0, 0.96, 1, 0.001, 1.0),
+         "claims": {"effective": True, "linear": False},
+         "descriptors": {"mean_gain": 0.8, "matched_modulus_max": 1.3}},
+        {**_row("T3", 128, 0.0, 0.96, 2, 0.001, 0.7),
+         "claims": {"effective": False, "linear": False},
+         "descriptors": {"mean_gain": 0.6, "matched_modulus_max": 2.0}},
+        {**_row("T3", 128, 0.0, 0.99, 2, 0.001, 0.9),
+         "claims": {"effective": True, "linear": False},
+         "descriptors": {"mean_gain": 0.9, "matched_modulus_max": 1.1}},
+        _row("T1", 128, 0.0, 0.96, 1, 0.001, 1.0),
+    ]
+    t1, t3 = aggregate_rows(rows)
+    assert t3["claim_rate"] == {"effective": 1.0, "linear": 0.0}
+    assert t3["descriptors"]["mean_gain"]["mean"] == pytest.approx(0.85)  # 0.8 and 0.9
+    assert t3["descriptors"]["matched_modulus_max"]["max"] == pytest.approx(1.3)
+    assert t1["claim_rate"] == {"effective": None, "linear": None}
+    text = claims_markdown([t1, t3])
+    assert "| T3 | 128 | 0 | 2/2 | 0/2 | 0.85 (0.8..0.9) |" in text
+    assert "| T1 | 128 | 0 | n/a | n/a |" in text
+
+
+def test_summary_carries_both_claims_and_the_descriptors():
+    from emt.experiments.sweep_job import summarize_report
+
+    report = {"schema": "emt.report/2", "claim": "effective", "metadata": {},
+              "checks": [{"name": "generalisation", "passed": True}],
+              "claims": {"effective": {"holds": True}, "linear": {"holds": False}},
+              "descriptors": {"mean_gain": 0.9}, "metrics": REPORT_METRICS}
+    summary = summarize_report(report)
+    assert summary["claims"] == {"effective": True, "linear": False}
+    row = run_row(_record(verify=summary))
+    assert row["claims"] == {"effective": True, "linear": False}
+    assert row["descriptors"] == {"mean_gain": 0.9}

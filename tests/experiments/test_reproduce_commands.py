@@ -76,7 +76,8 @@ def _fake_finished_run(sweep_dir, name, seed, n_hidden=16):
                 "phase_error_max": 0.1, "phase_error_mean": 0.1, "modulus_error_max": 0.1,
                 "modulus_error_mean": 0.1, "paper_metric": 0.1, "paper_threshold": 0.9}
     metrics = {"spectrum": spectrum, "accuracy_h200": 0.5, "loaded_state_accuracy": 0.5,
-               "psi_condition": 1.0, "slots": 8, "passed": False}
+               "psi_condition": 1.0, "slots": 8, "passed": False, "effective_holds": False,
+               "linear_holds": False}
     write_record(job_dir, {"schema": "emt.sweep-record/1", "key": job_key(job),
                            "status": "done", "job": job, "attempt": 1, "started": "t",
                            "host": "h", "pid": 1, "versions": {},
@@ -90,7 +91,8 @@ def test_figures_from_a_sweep_directory(tmp_path, capsys):
     assert main(["reproduce", "figures", "--sweep", str(tmp_path), "--out", str(out)]) == 0
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == sorted(f"{t}-{f}.png" for t in ("T1", "T3")
-                           for f in ("eigenvalues", "phi_hat", "trajectory"))
+                           for f in ("eigenvalues", "phi_hat", "trajectory",
+                                     "effective_trajectory"))
     assert all((out / n).read_bytes()[:4] == b"\x89PNG" for n in names)
 
 

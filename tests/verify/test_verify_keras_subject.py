@@ -29,7 +29,27 @@ def test_keras_file_verifies_like_the_npz(tmp_path: Path, capsys: pytest.Capture
     assert subj.convention == "keras-file"
     assert np.allclose(subj.weights.W_hh, w.W_hh, atol=1e-6)  # stored as float32
     assert main(["verify", str(path), "--task", TASK, "--tol", "markov=1e-4"]) == 0
+    assert main(["verify", str(path), "--task", TASK, "--tol", "markov=1e-4",
+                 "--claim", "both"]) == 0
     capsys.readouterr()
+
+
+RUN = Path(__file__).resolve().parents[2] / "results" / "table1-quick" / "runs" / \
+    "b1da9f5845c6badd" / "run"  # T3 seed 1
+
+
+@pytest.mark.skipif(not RUN.is_dir(), reason="no committed runs")
+def test_committed_t3_net_as_keras_file_gets_the_run_directory_verdicts(tmp_path: Path) -> None:
+    from emt.numerics.model import build_keras_model
+    from emt.numerics.rundir import load_run
+    from emt.verify.api import verify_subject
+
+    w, task, _ = load_run(RUN)
+    path = tmp_path / "t3.keras"
+    build_keras_model(w).save(path)
+    as_run, as_keras = verify_subject(RUN), verify_subject(path, task)
+    assert {k: v.holds for k, v in as_keras.verdicts.items()} == \
+        {k: v.holds for k, v in as_run.verdicts.items()} == {"effective": True, "linear": False}
 
 
 def test_keras_file_with_another_architecture_is_bad_input(tmp_path: Path,

@@ -71,9 +71,13 @@ def test_every_convention_verifies_the_same(tmp_path: Path, circuit: RNNWeights,
                  "--out", str(out)])
     assert code == 0, capsys.readouterr().out
     docs = [json.loads((out / f"{p.stem}.report.json").read_text()) for p in paths]
-    assert {d["schema"] for d in docs} == {"emt.report/1"}
+    assert {d["schema"] for d in docs} == {"emt.report/2"}
     values = [[c["value"] for c in d["checks"]] for d in docs]
     assert values[0] == values[1] == values[2]
+    # PyTorch and Keras names are judged exactly as our own: both claims, same verdicts
+    assert [{c: v["holds"] for c, v in d["claims"].items()} for d in docs] == \
+        [{"effective": True, "linear": True}] * 3
+    assert docs[0]["descriptors"] == docs[1]["descriptors"] == docs[2]["descriptors"]
     assert {d["metadata"]["convention"] for d in docs} == {"ours", "pytorch", "keras"}
     assert (out / "ours.eigenvalues.png").stat().st_size > 1000
     m = docs[0]["metrics"]
@@ -101,7 +105,14 @@ def test_tolerance_override_changes_the_verdict(tmp_path: Path, circuit: RNNWeig
     noisy = RNNWeights(circuit.W_uh, circuit.W_hh + 1e-3, circuit.W_hy, activation="linear")
     p = noisy.save_npz(tmp_path / "noisy.npz")
     assert main(["verify", str(p), "--task", TASK]) == 0
-    assert main(["verify", str(p), "--task", TASK, "--tol", "spectrum.modulus=1e-9"]) == 1
+    assert main(["verify", str(p), "--task", TASK, "--claim", "linear",
+                 "--tol", "spectrum.modulus=1e-9"]) == 1
+    # the linear tolerance does not touch the effective claim, which decides by default
+    assert main(["verify", str(p), "--task", TASK, "--tol", "spectrum.modulus=1e-9"]) == 0
+    assert main(["verify", str(p), "--task", TASK, "--claim", "both",
+                 "--tol", "spectrum.modulus=1e-9"]) == 1
+    assert main(["verify", str(p), "--task", TASK, "--claim", "both",
+                 "--tol", "effective.step=1e-12"]) == 1
     capsys.readouterr()
 
 
@@ -201,7 +212,9 @@ def test_demo_end_to_end_small(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     code = main(["demo", "--out", str(out), "--steps", "30", "--hidden", "16", "--quiet"])
     text = capsys.readouterr().out
     assert code == 1
-    assert "constructed circuit vs repeat-copy-4 (input grounding, N_h = 16, linear): PASS" in text
+    assert ("constructed circuit vs repeat-copy-4 (input grounding, N_h = 16, linear, claim "
+            "effective): PASS") in text
+    assert "Effective circuit: HOLDS" in text and "Linear circuit" in text
     assert "(lambda - 1)**4" in text
     for name in ("trained.report.html", "trained.report.json", "trained.eigenvalues.png",
                  "trained.phi_hat.png", "trained.trajectory.png", "constructed.report.md"):

@@ -32,7 +32,7 @@ def test_trained_repeat_copy_passes(run_dir: Path, tmp_path: Path,
     assert main(["verify", str(run_dir), "--format", "html", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "rc3.report.html").exists() and (tmp_path / "rc3.phi_hat.png").exists()
     capsys.readouterr()
-    report = assert_emt(run_dir, "repeat-copy-3")
+    report = assert_emt(run_dir, "repeat-copy-3", claim="both")  # repeat copy: both claims
     assert report.check("spectrum.count").value == 0
     assert report.check("spectrum.phase").value < 0.05
     assert report.check("generalisation").value > 0.99
@@ -40,7 +40,8 @@ def test_trained_repeat_copy_passes(run_dir: Path, tmp_path: Path,
 
 
 def test_trained_net_fails_against_another_task(run_dir: Path) -> None:
-    report = verify_subject(run_dir, repeat_copy(2, 3))
+    report = verify_subject(run_dir, repeat_copy(2, 3), claim="both")
+    assert not report.verdicts["effective"].holds and not report.verdicts["linear"].holds
     failed = {c.name for c in report.failed}
     assert {"spectrum.count", "generalisation", "loaded_state"} <= failed
     with pytest.raises(AssertionError, match="FAIL"):
@@ -57,4 +58,5 @@ def test_trained_net_with_noise_beyond_tolerance_fails(run_dir: Path) -> None:
     rng = np.random.default_rng(0)
     noisy = RNNWeights(w.W_uh, w.W_hh + 0.3 * rng.standard_normal(w.W_hh.shape) /
                        np.sqrt(w.n_hidden), w.W_hy, activation=w.activation)
-    assert not verify_weights(noisy, task).passed
+    report = verify_weights(noisy, task)
+    assert not report.verdicts["effective"].holds and not report.verdicts["linear"].holds

@@ -1,0 +1,113 @@
+"""The two claims a report judges, each from its own checks, each with a one-sentence verdict.
+
+* **effective circuit** -- the hidden states are a linear embedding of the live slots,
+  ``h(t) = Psi_eff Pi_Phi w(t)``, and one step of the network's own nonlinear map carries that
+  embedding by Phi, ``act(W_hh Psi_eff Pi_Phi w) = Psi_eff Phi Pi_Phi w``; and the net solves the
+  task.  Checks: every ``effective.*`` check plus ``generalisation``.
+* **linear circuit** -- ``W_hh = Psi Phi Psi^+`` with unit gain: W_hh's memory modes are Phi's
+  eigenvalues (count, phase, modulus), Phi_hat's entries match, states loaded and decoded with
+  the W_hh-power basis behave like the circuit, no bias; and the net solves the task.  Checks:
+  the rest (`verify.checks.CHECKS`).  It is the effective claim's special case with
+  ``act'`` = 1 on the states, so a net can hold the effective claim and fail this one (a tanh
+  net whose circuit modes have |lambda| > 1, compensated by its gain 1 - h^2 < 1).
+
+A claim holds when at least one of its checks ran and none failed (a skipped check is no
+evidence either way).  ``generalisation`` and ``readout`` belong to both: neither claim says
+anything about a net that does not do its task, and in both the readout reads the newest slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from emt.verify.checks import CheckResult
+
+__all__ = ["CLAIMS", "CHOICES", "TITLES", "SHARED", "ClaimVerdict", "claim_of", "judge",
+           "judge_all", "selected_holds"]
+
+CLAIMS = ("effective", "linear")
+CHOICES = ("effective", "linear", "both")  # what --claim / claim= may select
+TITLES = {
+    "effective": "effective circuit",
+    "linear": "linear circuit (W_hh = Psi Phi Psi^+ with unit gain)",
+}
+MEANING = {
+    "effective": "the net solves the task, its states are a linear embedding of the live slots "
+                 "and one step of its own nonlinear map carries them by Phi",
+    "linear": "the net solves the task and W_hh, read as a linear map with unit gain, is "
+              "Psi Phi Psi^+",
+}
+SHARED = ("generalisation", "readout")  # checks that belong to both claims
+EFFECTIVE_PREFIX = "effective."
+
+
+def claim_of(check_name: str) -> tuple[str, ...]:
+    """The claims a check belongs to (``("effective", "linear")`` for the shared ones)."""
+    if check_name in SHARED:
+        return CLAIMS
+    return ("effective",) if check_name.startswith(EFFECTIVE_PREFIX) else ("linear",)
+
+
+def _number(c: CheckResult) -> str:
+    return f"{c.name} {c.value:.3g} {'>=' if c.comparator == '>=' else '<='} {c.tolerance:g}"
+
+
+def _missed(c: CheckResult) -> str:
+    sign = "<" if c.comparator == ">=" else ">"
+    return f"{c.name} {c.value:.3g} {sign} {c.tolerance:g}"
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """One claim's verdict: its checks (by name), which failed, and the plain sentence."""
+
+    claim: str
+    holds: bool
+    checks: tuple[str, ...]
+    failed: tuple[str, ...]
+    sentence: str
+
+    def to_json(self) -> dict:
+        return {"claim": self.claim, "title": TITLES[self.claim], "holds": self.holds,
+                "checks": list(self.checks), "failed": list(self.failed),
+                "sentence": self.sentence}
+
+
+def judge(claim: str, checks: Iterable[CheckResult],
+          notes: Mapping[str, str] | None = None) -> ClaimVerdict:
+    """The verdict on ``claim`` from the checks that belong to it; ``notes[claim]`` (optional)
+    is a clause of descriptor numbers appended to the sentence (they never decide it)."""
+    if claim not in CLAIMS:
+        raise ValueError(f"claim must be one of {', '.join(CLAIMS)}; got {claim!r}")
+    mine = [c for c in checks if claim in claim_of(c.name)]
+    ran = [c for c in mine if c.passed is not None]
+    failed = [c for c in mine if c.passed is False]
+    holds = bool(ran) and not failed
+    title = TITLES[claim][0].upper() + TITLES[claim][1:]
+    if not ran:
+        sentence = f"{title}: not judged -- none of its checks ran."
+    elif holds:
+        sentence = (f"{title}: HOLDS -- {MEANING[claim]} "
+                    f"({'; '.join(_number(c) for c in ran)}).")
+    else:
+        sentence = (f"{title}: FAILS -- {len(failed)} of {len(ran)} checks missed: "
+                    f"{'; '.join(_missed(c) for c in failed)}.")
+    note = (notes or {}).get(claim)
+    if note:
+        sentence = f"{sentence[:-1]} ({note})."
+    return ClaimVerdict(claim, holds, tuple(c.name for c in mine),
+                        tuple(c.name for c in failed), sentence)
+
+
+def judge_all(checks: list[CheckResult],
+              notes: Mapping[str, str] | None = None) -> dict[str, ClaimVerdict]:
+    return {claim: judge(claim, checks, notes) for claim in CLAIMS}
+
+
+def selected_holds(verdicts: Mapping[str, ClaimVerdict], selected: str) -> bool:
+    """Whether the selected claim holds ("both": both do)."""
+    if selected not in CHOICES:
+        raise ValueError(f"claim must be one of {', '.join(CHOICES)}; got {selected!r}")
+    wanted = CLAIMS if selected == "both" else (selected,)
+    return all(verdicts[c].holds for c in wanted)
