@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from emt.numerics.cells import CELLS, cell_weights_from_params
-from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from emt.numerics.tf_rnn import adam_update, sign_accuracy_tf
 
 __all__ = ["CellNet"]
 
@@ -90,19 +90,10 @@ class CellNet:
         with tf.GradientTape() as tape:
             y = self._forward(u)[:, self.s:]
             loss = tf.reduce_mean(tf.square(y - target))
-        acc = tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+        acc = sign_accuracy_tf(tf, y, target)
         grads = tape.gradient(loss, [self.vars[n] for n in self.names])
         clipped, _ = tf.clip_by_global_norm(grads, self.clip)
-        self.k.assign_add(1.0)
-        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
-        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
-        for n, g in zip(self.names, clipped, strict=True):
-            w = self.vars[n]
-            if self.l2:
-                g = g + self.l2 * w  # coupled L2 after the clip (PyTorch's order)
-            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
-            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
-            w.assign_sub(self.lr * (self.m[n] / bc1) / (tf.sqrt(self.v[n] / bc2) + ADAM_EPS))
+        adam_update(tf, self, self.names, clipped)
         return loss, acc
 
     def weights(self, provenance: dict | None = None) -> Any:

@@ -79,10 +79,7 @@ class RawRNN:
         return tf.einsum("tbh,oh->bto", hs, W_hy)
 
     def _sign_accuracy(self, y: Any, target: Any) -> Any:
-        """`numerics.data.sign_accuracy` (``>= 0`` reads as ``+``) inside the compiled step, so
-        the curriculum needs no copy of the batch out of TensorFlow; a test holds them equal."""
-        tf = self.tf
-        return tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+        return sign_accuracy_tf(self.tf, y, target)
 
     def _loss_acc(self, u: Any, target: Any) -> tuple[Any, Any]:
         tf = self.tf
@@ -145,16 +142,7 @@ class RawRNN:
         tf = self.tf
         loss, acc, grads = self._loss_and_grads(u, target)
         clipped, _ = tf.clip_by_global_norm([grads[n] for n in _NAMES], self.clip)
-        self.k.assign_add(1.0)
-        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
-        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
-        for n, g in zip(_NAMES, clipped, strict=True):
-            w = self.vars[n]
-            if self.l2:
-                g = g + self.l2 * w  # coupled L2 after the clip (PyTorch's order)
-            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
-            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
-            w.assign_sub(self.lr * (self.m[n] / bc1) / (tf.sqrt(self.v[n] / bc2) + ADAM_EPS))
+        adam_update(tf, self, _NAMES, clipped)
         return loss, acc
 
     # -- state in and out (numpy, for checkpoints) ---------------------------------------------
@@ -188,3 +176,29 @@ class RawRNN:
                 raise ValueError(f"checkpoint entry {name!r} contains NaN or infinite values")
         for name, var in targets.items():
             var.assign(np.asarray(arrays[name], dtype=np.float32))
+
+
+def sign_accuracy_tf(tf: Any, y: Any, target: Any) -> Any:
+    """`numerics.data.sign_accuracy` (``>= 0`` reads as ``+``) inside a compiled step, so the
+    curriculum needs no copy of the batch out of TensorFlow; a test holds them equal."""
+    return tf.reduce_mean(tf.cast(tf.equal(y >= 0, target >= 0), tf.float32))
+
+
+def adam_update(tf: Any, state: Any, names: Any, clipped: Any) -> None:
+    """One Adam step in PyTorch's form on ``state.vars[name]`` (moments ``state.m``/``state.v``,
+    step count ``state.k``, ``state.lr``, ``state.l2``), after the global-norm clip:
+
+        g <- g + l2 w  (coupled L2, after the clip, as torch.optim.Adam(weight_decay=l2))
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
+        w <- w - lr (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)
+    """
+    state.k.assign_add(1.0)
+    bc1 = 1.0 - tf.pow(ADAM_BETA1, state.k)
+    bc2 = 1.0 - tf.pow(ADAM_BETA2, state.k)
+    for n, g in zip(names, clipped, strict=True):
+        w = state.vars[n]
+        if state.l2:
+            g = g + state.l2 * w  # coupled L2 after the clip (PyTorch's order)
+        state.m[n].assign(ADAM_BETA1 * state.m[n] + (1.0 - ADAM_BETA1) * g)
+        state.v[n].assign(ADAM_BETA2 * state.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
+        w.assign_sub(state.lr * (state.m[n] / bc1) / (tf.sqrt(state.v[n] / bc2) + ADAM_EPS))

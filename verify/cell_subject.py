@@ -37,6 +37,7 @@ import numpy as np
 
 from emt.numerics.cells import GATES, CellWeights, cell_dynamics
 from emt.theory.tasks import TaskSpec
+from emt.verify.subject import strip_module_prefix
 
 __all__ = ["cell_of_arrays", "load_cell_npz", "load_keras_cell", "verify_cell",
            "embedding_descriptors",
@@ -79,18 +80,6 @@ def cell_of_arrays(arrays: Mapping[str, np.ndarray]) -> str | None:
     return None
 
 
-def _strip_prefix(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if any(k.endswith("weight_ih_l1") or k.endswith("weight_hh_l1") for k in arrays):
-        raise ValueError(f"{path}: stacked recurrent layers (found *_l1); the theory and this "
-                         "verifier cover one recurrent layer")
-    keys = [k for k in arrays if k.endswith(".weight_hh_l0")]
-    if "weight_hh_l0" in arrays or len(keys) != 1:
-        return arrays
-    prefix = keys[0][: -len("weight_hh_l0")]
-    return {k[len(prefix):] if k.startswith(prefix) and "_l0" in k else k: v
-            for k, v in arrays.items()}
-
-
 def load_cell_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray],
                   cell: str | None = None) -> tuple[CellWeights, str]:
     """``(weights, convention)`` from the arrays of a cell ``.npz`` (module docstring)."""
@@ -104,7 +93,7 @@ def load_cell_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray],
             return CellWeights(stored, rest, provenance={"file": str(path)}), "ours"
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    arrays = _strip_prefix(path, dict(arrays))
+    arrays = strip_module_prefix(path, dict(arrays))
     for name, arr in arrays.items():
         if not np.issubdtype(np.asarray(arr).dtype, np.number):
             raise ValueError(f"{path}: {name} must be a numeric array; got dtype {arr.dtype}")

@@ -84,25 +84,25 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     return read_npz(path, "weights file")
 
 
-def _strip_rnn_prefix(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Map a PyTorch ``state_dict`` whose RNN sits under an attribute (``rnn.weight_ih_l0``) to
-    the bare names; refuse stacked RNNs, which the theory (one recurrent layer) does not cover."""
-    if any(k.endswith("weight_ih_l1") for k in arrays):
-        raise ValueError(f"{path}: a multi-layer RNN (found weight_ih_l1); the theory and this "
-                         "verifier cover one recurrent layer")
-    prefixed = [k for k in arrays if k.endswith(".weight_ih_l0")]
-    if "weight_ih_l0" in arrays or len(prefixed) != 1:
+def strip_module_prefix(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Map a PyTorch ``state_dict`` whose recurrent layer (RNN, LSTM or GRU) sits under an
+    attribute (``rnn.weight_ih_l0``) to the bare names; refuse stacked layers (``*_l1``), which
+    the theory (one recurrent layer) does not cover."""
+    if any(k.endswith(("weight_ih_l1", "weight_hh_l1")) for k in arrays):
+        raise ValueError(f"{path}: a multi-layer RNN, stacked recurrent layers (found *_l1); the "
+                         "theory and this verifier cover one recurrent layer")
+    prefixed = [k for k in arrays if k.endswith(".weight_hh_l0")]
+    if "weight_hh_l0" in arrays or len(prefixed) != 1:
         return arrays
-    prefix = prefixed[0][: -len("weight_ih_l0")]
-    rnn_names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-    return {k[len(prefix):] if k[len(prefix):] in rnn_names and k.startswith(prefix) else k: v
+    prefix = prefixed[0][: -len("weight_hh_l0")]
+    return {k[len(prefix):] if k.startswith(prefix) and "_l0" in k else k: v
             for k, v in arrays.items()}
 
 
 def load_npz_weights(path: str | os.PathLike) -> tuple[RNNWeights, str]:
     """Read an ``.npz`` in any of the `CONVENTIONS`; returns ``(weights, convention)``."""
     path = Path(path)
-    arrays = _strip_rnn_prefix(path, _read_arrays(path))
+    arrays = strip_module_prefix(path, _read_arrays(path))
     found = sorted(arrays)
     convention = next((c for c, (mats, *_rest) in CONVENTIONS.items()
                        if any(m in arrays for m in mats)), None)
