@@ -108,10 +108,12 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
                              "has no accuracy at H = 200 to aggregate")
         return row
     m = rec.verify.metrics
-    row.update(accuracy=m.accuracy_h200, paper_error=_num(m.spectrum.paper_metric),
-               matched_error=m.spectrum.phase_error_mean,
-               modulus_error=m.spectrum.modulus_error_mean,
-               count_trained=m.spectrum.n_trained, count_theory=m.spectrum.n_theory,
+    spec = m.spectrum
+    if spec is None:  # sweeps train Elman RNNs, whose reports always carry the spectrum
+        raise ValueError(f"sweep record {rec.key}: its verify summary has no spectral metrics")
+    row.update(accuracy=m.accuracy_h200, paper_error=_num(spec.paper_metric),
+               matched_error=spec.phase_error_mean, modulus_error=spec.modulus_error_mean,
+               count_trained=spec.n_trained, count_theory=spec.n_theory,
                checks=dict(rec.verify.checks), claims=dict(rec.verify.claims or {}),
                descriptors={k: _num(v) for k, v in (rec.verify.descriptors or {}).items()})
     return row

@@ -174,6 +174,7 @@ def run_job(job_fn: JobFn | None, job: dict[str, Any], job_dir: str, threads: in
     path = Path(job_dir)
     record = _start_record(job, path)
     start = time.perf_counter()
+    fields: dict[str, Any] | Exception
     try:
         fields = (job_fn or train_and_verify)(job, path)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
@@ -239,6 +240,7 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
 
     configs = [train_config(job) for job in jobs]
     run_dirs = [_prepare_run_dir(d)[0] for d in job_dirs]
+    groups: list[tuple[list[int], Any]]  # (member indices, GroupResult or the ValueError)
     try:
         groups = [(list(range(len(jobs))), train_group(configs, run_dirs, progress=False))]
     except ValueError:

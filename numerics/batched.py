@@ -82,7 +82,8 @@ class _Member:
         self.config, self.out = config, out
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, DATA_STREAM]))
         self.step, self.stage, self.history, self.advances = 0, 0, [], []
-        self.wall_before, self.arrays = 0.0, None
+        self.wall_before = 0.0
+        self.arrays: dict[str, np.ndarray] | None = None
         self.loss, self.acc = math.nan, math.nan
         if checkpoint is not None:
             arrays, ck, self.rng = checkpoint
@@ -218,9 +219,10 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
                                    members[i].config.activation, members[i].config.seed)
                       for i in order], first.task.s)
     for pos, i in enumerate(order):
-        if members[i].arrays is not None:
+        arrays = members[i].arrays
+        if arrays is not None:
             try:
-                net.load_state_arrays(pos, members[i].arrays)
+                net.load_state_arrays(pos, arrays)
             except ValueError as exc:
                 raise ValueError(f"{members[i].out}: corrupt checkpoint ({exc})") from None
             members[i].arrays = None

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emt.numerics.cells import CellWeights
 from emt.numerics.npz_read import read_npz
 from emt.numerics.weights import RNNWeights
 from emt.theory.limits import limit, raise_hint
@@ -60,7 +61,7 @@ class Subject:
     SHA-256 of the weights file and the naming convention it used."""
 
     path: Path
-    weights: RNNWeights  # or numerics.cells.CellWeights for an LSTM, GRU or LRU
+    weights: RNNWeights | CellWeights  # CellWeights for an LSTM, GRU or LRU
     task: TaskSpec | None
     sha256: str
     convention: str
@@ -220,7 +221,7 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
         if cell in ("lstm", "gru") or kind is not None:
             from emt.verify.cell_subject import load_keras_cell
 
-            weights = load_keras_cell(path, cell)
+            weights: RNNWeights | CellWeights = load_keras_cell(path, cell)
         else:
             from emt.numerics.model import load_keras_file  # the only TensorFlow import here
 
@@ -230,11 +231,12 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
         from emt.verify.cell_subject import cell_of_arrays, load_cell_npz
 
         arrays = _read_arrays(path)
+        npz_weights: RNNWeights | CellWeights
         if cell not in (None, "rnn") or cell_of_arrays(arrays) is not None:
-            weights, convention = load_cell_npz(path, arrays, cell)
+            npz_weights, convention = load_cell_npz(path, arrays, cell)
         else:
-            weights, convention = load_npz_weights(path)
-        subject = Subject(path, weights, None, file_sha256(path), convention)
+            npz_weights, convention = load_npz_weights(path)
+        subject = Subject(path, npz_weights, None, file_sha256(path), convention)
     else:
         raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz or "
                          "a .keras file")
