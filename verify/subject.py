@@ -221,12 +221,12 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
         if cell in ("lstm", "gru") or kind is not None:
             from emt.verify.cell_subject import load_keras_cell
 
-            weights: RNNWeights | CellWeights = load_keras_cell(path, cell)
+            keras_weights: RNNWeights | CellWeights = load_keras_cell(path, cell)
         else:
             from emt.numerics.model import load_keras_file  # the only TensorFlow import here
 
-            weights = load_keras_file(path)
-        subject = Subject(path, weights, None, file_sha256(path), "keras-file")
+            keras_weights = load_keras_file(path)
+        subject = Subject(path, keras_weights, None, file_sha256(path), "keras-file")
     elif path.suffix == ".npz":
         from emt.verify.cell_subject import cell_of_arrays, load_cell_npz
 
