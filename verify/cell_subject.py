@@ -255,13 +255,26 @@ def _lru_checks(weights: CellWeights, task: TaskSpec, tols: Mapping[str, float],
     cost = np.abs(eig[:, None] - pred[None, :])
     rows, cols = linear_sum_assignment(cost)
     err = float(cost[rows, cols].max())
-    tol = tols["linear.lru_spectrum"]
+    # as for spectrum.phase: never above half the smallest distance between distinct predicted
+    # eigenvalues, or an eigenvalue matched to the wrong neighbour could pass
+    tol = min(tols["linear.lru_spectrum"], distinct_gap(pred) / 2)
     checks.append(CheckResult(
         "linear.lru_spectrum", subject, finite(err), tol, "<=", bool(err <= tol),
         f"max distance between the {real.order} eigenvalues of the trained LRU's order-"
-        f"{real.order} Ho-Kalman reduction and the task's minimal realisation (matched)",
+        f"{real.order} Ho-Kalman reduction and the task's minimal realisation (matched); bound "
+        f"min({tols['linear.lru_spectrum']:g}, half the smallest gap between distinct predicted "
+        f"eigenvalues)",
         {"max_modulus": finite(float(np.max(np.abs(eig))))}))
     return checks, {"lru_max_modulus": float(np.max(np.abs(lam)))}
+
+
+def distinct_gap(eigenvalues: np.ndarray, same: float = 1e-9) -> float:
+    """The smallest distance in the complex plane between two distinct eigenvalues (repeated
+    ones, closer than ``same``, count once); ``inf`` when there are fewer than two."""
+    ev = np.asarray(eigenvalues, dtype=complex).ravel()
+    d = np.abs(ev[:, None] - ev[None, :])
+    d = d[d > same]
+    return float(d.min()) if d.size else float("inf")
 
 
 def _r2(z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray, affine: bool) -> float:

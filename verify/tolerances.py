@@ -163,7 +163,9 @@ _DEFINITIONS = (
         "minimal-order Ho-Kalman reduction and the task's exact minimal realisation; the same "
         "0.05 as spectrum.phase (a phase error of 0.05 rad is far below the 2 pi / s spacing of "
         "the roots of unity), and a modulus error of 0.05 already halves a unit-modulus mode in "
-        "14 steps.",
+        "14 steps. Capped per task at half the smallest distance between distinct predicted "
+        "eigenvalues (as spectrum.phase is), so a mode cannot pass matched to a neighbour. "
+        "Measured on trained LRUs: repeat-copy-4 0.0042, T1 0.0063.",
     ),
     Tolerance(
         "no_bias", 0.0,

@@ -215,3 +215,17 @@ def test_embedding_descriptors_separate_an_offset_from_a_linear_code() -> None:
     assert d["state_offset_share"] > 0.5
     lstm = cell_weights_from_params("lstm", init_cell_params("lstm", 3, 3, seed=0))
     assert "embedding_r2_c_affine" in embedding_descriptors(analysis, lstm)
+
+
+def test_lru_spectrum_bound_is_capped_by_the_predicted_gap() -> None:
+    """The LRU spectrum bound never exceeds half the gap between distinct predicted eigenvalues:
+    for the 4th roots of unity (repeated) the gap is sqrt(2); for eigenvalues 0.04 apart the cap
+    (0.02) is below the 0.05 default, so a mode matched to its neighbour cannot pass."""
+    from emt.verify.cell_subject import distinct_gap
+
+    roots = np.exp(2j * np.pi * np.arange(4) / 4)
+    assert np.isclose(distinct_gap(np.repeat(roots, 4)), np.sqrt(2))
+    close = np.array([1.0, np.exp(0.04j)])
+    assert np.isclose(distinct_gap(close), abs(1 - np.exp(0.04j)))
+    assert distinct_gap(close) / 2 < 0.05
+    assert distinct_gap(np.array([1.0])) == float("inf")
