@@ -40,6 +40,7 @@ from emt.numerics.provenance import versions
 from emt.numerics.simulate import rollout
 from emt.numerics.threads import limit_threads
 from emt.numerics.weights import RNNWeights
+from emt.theory.limits import env_int
 from emt.theory.tasks import TaskSpec
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resume_run", "DATA_STREAM",
@@ -204,14 +205,7 @@ def _setup_tf(config: TrainConfig) -> Any:
 
 def _threads_from_env() -> int:
     """``EMT_TF_THREADS`` (default 1; 0 = TensorFlow's own default)."""
-    raw = os.environ.get("EMT_TF_THREADS", "1")
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"EMT_TF_THREADS must be an integer; got {raw!r}") from None
-    if n < 0:
-        raise ValueError(f"EMT_TF_THREADS must be >= 0; got {n}")
-    return n
+    return env_int("EMT_TF_THREADS", 1, minimum=0)
 
 
 def _run(config: TrainConfig, out: Path | None, progress: bool,

@@ -23,7 +23,7 @@ __all__ = [
     "MAX_SLOTS", "MAX_F_ENTRIES", "MAX_ENTRY_DIGITS", "MAX_ENTRY_TEXT", "MAX_ID_BITS",
     "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
     "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "MAX_WORKERS",
-    "LIMITS", "limit", "check_at_most", "raise_hint",
+    "LIMITS", "limit", "check_at_most", "raise_hint", "env_int",
 ]
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -96,15 +96,21 @@ def limit(name: str) -> int:
     environment if set (a positive integer), else the default above."""
     if name not in LIMITS:
         raise KeyError(f"unknown limit {name!r}")
-    raw = os.environ.get(f"EMT_LIMIT_{name}")
+    return env_int(f"EMT_LIMIT_{name}", LIMITS[name], minimum=1)
+
+
+def env_int(variable: str, default: int, minimum: int) -> int:
+    """The integer environment variable ``variable`` (``default`` when unset); ValueError naming
+    it when it is not an integer or is below ``minimum``."""
+    raw = os.environ.get(variable)
     if raw is None:
-        return LIMITS[name]
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"EMT_LIMIT_{name} must be a positive integer; got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"EMT_LIMIT_{name} must be a positive integer; got {value}")
+        raise ValueError(f"{variable} must be an integer >= {minimum}; got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{variable} must be an integer >= {minimum}; got {value}")
     return value
 
 

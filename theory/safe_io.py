@@ -109,26 +109,25 @@ def _check_nesting(text: str, where: str) -> None:
                          f"(MAX_NESTING; {raise_hint('MAX_NESTING')})")
 
 
-def parse_json(text: str, where: str) -> Any:
-    """``json.loads`` within ``MAX_NESTING``; ValueError naming ``where`` when malformed."""
+def _parse(loads: Any, kind: str, text: str, where: str) -> Any:
+    """``loads(text)`` within ``MAX_NESTING``; ValueError naming ``where`` when malformed."""
     _check_nesting(text, where)
     try:
-        return json.loads(text)
+        return loads(text)
     except RecursionError:  # pragma: no cover - the depth check above comes first
         raise ValueError(f"{where}: nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
-        raise ValueError(f"{where}: malformed JSON: {exc}") from None
+    except ValueError as exc:  # a decode error, or an integer of more than 4300 digits
+        raise ValueError(f"{where}: malformed {kind}: {exc}") from None
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads`` within ``MAX_NESTING``; ValueError naming ``where`` when malformed."""
+    return _parse(json.loads, "JSON", text, where)
 
 
 def parse_toml(text: str, where: str) -> Any:
     """``tomllib.loads`` within ``MAX_NESTING``; ValueError naming ``where`` when malformed."""
-    _check_nesting(text, where)
-    try:
-        return tomllib.loads(text)
-    except RecursionError:  # pragma: no cover - the depth check above comes first
-        raise ValueError(f"{where}: nested too deeply") from None
-    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
-        raise ValueError(f"{where}: malformed TOML: {exc}") from None
+    return _parse(tomllib.loads, "TOML", text, where)
 
 
 def json_clean(value: Any) -> Any:
