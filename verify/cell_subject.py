@@ -281,9 +281,10 @@ def _r2(z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray, affine: bo
     """Held-out R^2 of ``x ~ A z`` (``+ b`` when ``affine``), fitted on ``(z, x)``."""
     if affine:
         z, zh = np.c_[z, np.ones(len(z))], np.c_[zh, np.ones(len(zh))]
+    from emt.verify.embedding import held_out_r2
+
     A = np.linalg.lstsq(z, x, rcond=None)[0]
-    total = float(np.sum((xh - xh.mean(axis=0)) ** 2))
-    return 1.0 - float(np.sum((xh - zh @ A) ** 2)) / total if total > 0 else 0.0
+    return held_out_r2(xh - zh @ A, xh)
 
 
 def embedding_descriptors(analysis: Any, weights: CellWeights) -> dict[str, float]:

@@ -52,7 +52,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.linalg
 
 from emt.numerics.data import continue_sequence
 from emt.numerics.dynamics import Dynamics, rollout_dynamics
@@ -60,6 +59,14 @@ from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_in
 from emt.theory.tasks import TaskSpec
 from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
 from emt.verify.dynamics_descriptors import gain_descriptors, lyapunov_exponents
+from emt.verify.embedding import (
+    EmbeddingFit,
+    drive,
+    fit_embedding,
+    probe_dynamics,
+    random_windows,
+    sequence_windows,
+)
 from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",
@@ -84,69 +91,6 @@ LYAPUNOV_COUNT = 8  # exponents reported (at most r and the state size)
 _FIT_TAG, _HELDOUT_TAG, _LOADED_TAG, _TRAJECTORY_TAG, _LYAPUNOV_TAG = 8101, 8102, 8103, 8104, 8105
 
 
-def _random_windows(task: TaskSpec, batch: int, seed: int, tag: int) -> np.ndarray:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, tag]))
-    return rng.choice(np.array([-1.0, 1.0]), size=(batch, task.s, task.d))
-
-
-def _sequence_windows(task: TaskSpec, window: np.ndarray, steps: int) -> np.ndarray:
-    """Windows ``w(t)`` for ``t = s-1 .. s-1+steps`` (``B x (steps+1) x n``) of the sequences
-    that start with ``window`` (``B x s x d``)."""
-    B, s, d = window.shape
-    x = np.concatenate([window, continue_sequence(task, window, steps)], axis=1)
-    view = np.lib.stride_tricks.sliding_window_view(x, s, axis=1)  # (B, steps+1, d, s)
-    return np.ascontiguousarray(np.swapaxes(view, 2, 3)).reshape(B, steps + 1, s * d)
-
-
-def _drive(model: Dynamics, window: np.ndarray, steps: int) -> np.ndarray:
-    """States ``x(0) .. x(s-1+steps)`` (``B x (s+steps) x state_dim``) for the input phase
-    ``window`` followed by ``steps`` zero inputs."""
-    B, s, d = window.shape
-    inputs = np.concatenate([window, np.zeros((B, steps, d))], axis=1)
-    with np.errstate(all="ignore"):  # an overflowing model is judged, not warned about
-        states, _ = rollout_dynamics(model, inputs)
-    return states
-
-
-def _top_singular_value(M: np.ndarray) -> float:
-    """Largest singular value of ``M`` from the smaller Gram matrix (only its top eigenvalue)."""
-    G = M.T @ M if M.shape[0] >= M.shape[1] else M @ M.T
-    if G.size == 0:
-        return 0.0
-    top = scipy.linalg.eigvalsh(G, subset_by_index=[G.shape[0] - 1, G.shape[0] - 1])
-    return float(np.sqrt(max(top[0], 0.0)))
-
-
-@dataclass(frozen=True, eq=False)
-class EmbeddingFit:
-    """The fitted embedding ``x ~ A z``.  ``A``: ``state_dim x r``; ``A_pinv``: its pseudo-inverse
-    (the decoder); ``r2``: held-out R^2; ``signal``: singular values of the window-explained
-    part of the held-out states (per sample, descending); ``noise``: the residual's largest
-    singular value (per sample); ``rank``: how many ``signal`` values exceed ``rank_gap *
-    noise``; ``t0``/``steps``: the fitted times ``t0 .. t0+steps-1``."""
-
-    A: np.ndarray
-    A_pinv: np.ndarray
-    r2: float
-    signal: np.ndarray
-    noise: float
-    rank: int
-    rank_gap: float
-    t0: int
-    steps: int
-    n_fit: int
-    n_heldout: int
-    z_heldout: np.ndarray
-    finite: bool
-
-    @property
-    def gap(self) -> float:
-        """The r-th signal singular value over the noise floor (> rank_gap for full rank)."""
-        if self.signal.size == 0:
-            return 0.0
-        return float(self.signal[-1] / self.noise) if self.noise > 0 else float("inf")
-
-
 @dataclass(frozen=True)
 class TrajectoryData:
     """What the Figure 3 plot needs: one driven sequence, ``times`` ``s-1 .. s-1+PLOT_PERIODS s``,
@@ -160,32 +104,6 @@ class TrajectoryData:
     s: int
     d: int
     live: np.ndarray
-
-
-def _probe(model: Dynamics, subject: str) -> None:
-    """Call the model once on a 2-sequence batch and check the shapes it returns, so that a
-    model that does not keep the `Dynamics` contract is one clear ``ValueError``."""
-    for name in ("d_in", "d_out", "state_dim"):
-        value = getattr(model, name)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{subject}: model.{name} must be a positive integer; got {value!r}")
-    D = int(model.state_dim)
-    try:
-        x = np.asarray(model.initial_state(2), dtype=np.float64)
-        if x.shape != (2, D):
-            raise ValueError(f"initial_state(2) has shape {x.shape}, expected (2, {D})")
-        nxt = np.asarray(model.step(x, np.zeros((2, model.d_in))), dtype=np.float64)
-        if nxt.shape != (2, D):
-            raise ValueError(f"step returns shape {nxt.shape}, expected (2, {D})")
-        y = np.asarray(model.readout(nxt), dtype=np.float64)
-        if y.shape != (2, model.d_out):
-            raise ValueError(f"readout returns shape {y.shape}, expected (2, {model.d_out})")
-    except Exception as exc:  # a user's model: report what went wrong in one line
-        raise ValueError(f"{subject}: the model does not keep the Dynamics contract: "
-                         f"{exc}") from None
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(nxt)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{subject}: the model's initial state, first step or readout is not "
-                         "finite")
 
 
 class EffectiveAnalysis:
@@ -207,7 +125,7 @@ class EffectiveAnalysis:
         for name, value, low in (("seed", seed, 0), ("horizon", horizon, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-        _probe(model, subject)
+        probe_dynamics(model, subject)
         self.model, self.task, self.subject = model, task, subject
         self.seed, self.horizon = int(seed), int(horizon)
         # the effective bounds, validated by name and value; other names belong to other checks
@@ -228,10 +146,10 @@ class EffectiveAnalysis:
     def _reachable(self, batch: int, tag: int) -> tuple[np.ndarray, np.ndarray]:
         """``(z, x)``: live coordinates and states at ``t0 .. t0+fit_steps-1``, flattened."""
         s = self.task.s
-        window = _random_windows(self.task, batch, self.seed, tag)
+        window = random_windows(self.task, batch, self.seed, tag)
         last = self.t0 + self.fit_steps - 1
-        states = _drive(self.model, window, last - s + 1)[:, self.t0:]
-        w = _sequence_windows(self.task, window, last - s + 1)[:, self.t0 - s + 1:]
+        states = drive(self.model, window, last - s + 1)[:, self.t0:]
+        w = sequence_windows(self.task, window, last - s + 1)[:, self.t0 - s + 1:]
         z = self.live.of_windows(w)
         return z.reshape(-1, self.live.rank), states.reshape(-1, self.model.state_dim)
 
@@ -245,40 +163,8 @@ class EffectiveAnalysis:
 
     @cached_property
     def fit(self) -> EmbeddingFit:
-        z, x = self.fit_data
-        zh, xh = self.heldout_data
-        r, gap = self.live.rank, self.tol["effective.rank_gap"]
-        D = self.model.state_dim
-        failed = EmbeddingFit(np.zeros((D, r)), np.zeros((r, D)), 0.0, np.zeros(r), 0.0, 0,
-                              gap, self.t0, self.fit_steps, len(z), len(zh), zh, False)
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
-            return failed
-        with np.errstate(all="ignore"):  # huge but finite states: judged below, not warned
-            fit = self._fit(z, x, zh, xh)
-        ok = np.isfinite(fit.r2) and np.isfinite(fit.noise) and np.all(np.isfinite(fit.signal))
-        return fit if ok and np.all(np.isfinite(fit.A_pinv)) else failed
-
-    def _fit(self, z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray
-             ) -> EmbeddingFit:
-        r, gap = self.live.rank, self.tol["effective.rank_gap"]
-        if not np.all(np.isfinite(np.sum(x**2))):
-            return EmbeddingFit(np.zeros((x.shape[1], r)), np.zeros((r, x.shape[1])),
-                                float("nan"), np.zeros(r), 0.0, 0, gap, self.t0,
-                                self.fit_steps, len(z), len(zh), zh, False)
-        A = np.linalg.lstsq(z, x, rcond=None)[0].T  # (state_dim, r)
-        resid = xh - zh @ A.T
-        centred = xh - xh.mean(axis=0)
-        ss_tot = float(np.sum(centred**2))
-        r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 0.0
-        n = len(zh)
-        # whiten A by the window covariance: singular values of the explained states per sample
-        evals, evecs = np.linalg.eigh(zh.T @ zh / n)
-        root = evecs @ np.diag(np.sqrt(np.maximum(evals, 0.0))) @ evecs.T
-        signal = np.linalg.svd(A @ root, compute_uv=False)[:r]
-        noise = _top_singular_value(resid) / np.sqrt(n)
-        rank = int(np.sum(signal > gap * noise))
-        return EmbeddingFit(A, np.linalg.pinv(A), r2, signal, noise, rank, gap, self.t0,
-                            self.fit_steps, len(z), n, zh, True)
+        return fit_embedding(*self.fit_data, *self.heldout_data, self.live.rank,
+                             self.tol["effective.rank_gap"], self.t0, self.fit_steps)
 
     # -- checks ----------------------------------------------------------------------------
     def _result(self, name: str, value: float, comparator: str, passed: bool, detail: str,
@@ -336,7 +222,7 @@ class EffectiveAnalysis:
         """``(sign accuracy, max_t tracking error, mean_t tracking error)`` of the loaded run."""
         task, f, H = self.task, self.fit, self.horizon
         s, d = task.s, task.d
-        window = _random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
+        window = random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
         z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
         with np.errstate(all="ignore"):
             states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
@@ -345,7 +231,7 @@ class EffectiveAnalysis:
         if not (np.all(np.isfinite(y)) and np.all(np.isfinite(states))):
             return 0.0, float("inf"), float("inf")
         acc = decided_sign_accuracy(y, target)
-        w = _sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
+        w = sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
         with np.errstate(all="ignore"):  # overflowing norms read as an infinite error
             predicted = self.live.of_windows(w) @ f.A.T
             num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
@@ -372,10 +258,10 @@ class EffectiveAnalysis:
     def _trajectory(self) -> tuple[float, float, float, TrajectoryData]:
         task, f = self.task, self.fit
         s, d = task.s, task.d
-        window = _random_windows(task, TRAJECTORY_SEQUENCES, self.seed, _TRAJECTORY_TAG)
+        window = random_windows(task, TRAJECTORY_SEQUENCES, self.seed, _TRAJECTORY_TAG)
         steps = max(self.t0 - s + 1 + TRAJECTORY_STEPS, PLOT_PERIODS * s)
-        states = _drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
-        truth = _sequence_windows(task, window, steps) @ self.live.projector.T
+        states = drive(self.model, window, steps)[:, s - 1:]  # t = s-1 .. s-1+steps
+        truth = sequence_windows(task, window, steps) @ self.live.projector.T
         with np.errstate(all="ignore"):
             decoded = (states @ f.A_pinv.T) @ self.live.basis.T
         first = self.t0 - s + 1
@@ -426,8 +312,8 @@ class EffectiveAnalysis:
     # -- descriptors (verify.dynamics_descriptors) ------------------------------------------
     def lyapunov(self) -> np.ndarray:
         """Top exponents along output-phase trajectories started at driven states x(t0)."""
-        window = _random_windows(self.task, LYAPUNOV_TRAJECTORIES, self.seed, _LYAPUNOV_TAG)
-        start = _drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
+        window = random_windows(self.task, LYAPUNOV_TRAJECTORIES, self.seed, _LYAPUNOV_TAG)
+        start = drive(self.model, window, self.t0 - self.task.s + 1)[:, -1]  # x(t0)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, _LYAPUNOV_TAG, 1]))
         return lyapunov_exponents(self.model, start, min(LYAPUNOV_COUNT, self.live.rank), rng,
                                   steps=LYAPUNOV_STEPS, burn_in=LYAPUNOV_BURN_IN)
