@@ -57,27 +57,38 @@ def cell_row(record_dir: Path) -> dict[str, Any]:
     """The table's numbers for one record directory."""
     meta = json.loads((record_dir / "model.json").read_text())
     report = json.loads((record_dir / REPORT).read_text())
+    return {"run": record_dir.name, "cell": meta["config"].get("cell", "rnn"),
+            "task": meta["task"].get("name") or "?", "hidden": meta["config"]["hidden"],
+            "steps": meta["steps_done"], "train_accuracy_h200": meta["metrics"]["test_accuracy"],
+            **report_numbers(report)}
+
+
+def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
+    """Both claims' verdicts and the numbers that explain them, from a verify report (JSON) of
+    any cell: each claim as "pass" or "fail (failed/checks)", the effective checks' values, the
+    linear claim's key value (the LRU's spectrum error, else the mode-count mismatch of W_hh or
+    of the gated cell's linearisation) and the descriptors (an Elman report keeps them at the
+    top level, a cell report in its metrics)."""
     checks = {c["name"]: c for c in report["checks"]}
-    m = report["metrics"]
+    desc = {**(report.get("descriptors") or {}),
+            **(report["metrics"].get("descriptors") or {})}
 
-    def status(prefix: str) -> str:
-        group = [c for n, c in checks.items() if n.startswith(prefix)]
-        failed = [n for n, c in checks.items() if n.startswith(prefix) and c["passed"] is False]
-        return "pass" if group and not failed else f"fail ({len(failed)}/{len(group)})"
+    def status(claim: str) -> str:
+        names = report["claims"][claim]["checks"]
+        failed = report["claims"][claim]["failed"]
+        return "pass" if not failed else f"fail ({len(failed)}/{len(names)})"
 
-    linear_key = "linear.lru_spectrum" if "linear.lru_spectrum" in checks else \
-        "linear.spectrum.count"
+    linear_key = next(k for k in ("linear.lru_spectrum", "linear.spectrum.count",
+                                  "spectrum.count") if k in checks or k == "spectrum.count")
     lin = checks.get(linear_key, {})
-    desc = m.get("descriptors", {})
     return {
-        "run": record_dir.name, "cell": meta["config"].get("cell", "rnn"),
-        "task": meta["task"].get("name") or "?", "hidden": meta["config"]["hidden"],
-        "steps": meta["steps_done"], "train_accuracy_h200": meta["metrics"]["test_accuracy"],
         "accuracy_h200": checks["generalisation"]["value"],
-        "effective": status("effective."), "embedding_r2": checks["effective.embedding"]["value"],
+        "effective": status("effective"), "embedding_r2": checks["effective.embedding"]["value"],
         "effective_step": checks["effective.step"]["value"],
         "loaded_state": checks["effective.loaded_state"]["value"],
-        "linear": status("linear."), "linear_key": linear_key, "linear_value": lin.get("value"),
+        "effective_holds": report["claims"]["effective"]["holds"],
+        "linear": status("linear"), "linear_holds": report["claims"]["linear"]["holds"],
+        "linear_key": linear_key, "linear_value": lin.get("value"),
         "linear_detail": lin.get("detail", ""), "lyapunov_1": desc.get("lyapunov_1"),
         "embedding_r2_affine": desc.get("embedding_r2_affine"),
         "state_offset_share": desc.get("state_offset_share"),

@@ -11,6 +11,7 @@ A sweep file has three tables (unknown tables or keys are an error, never silent
     l2 = [0.0]
     threshold = [0.96]               # curriculum threshold
     seed = [1, 2, 3]
+    cell = ["rnn", "lstm"]           # optional: the recurrent cell (numerics.config.TRAIN_CELLS)
 
     [fixed]                          # one value for every job
     steps = 20000
@@ -42,6 +43,7 @@ from emt.verify.basis import GROUNDINGS
 
 __all__ = [
     "GRID_KEYS",
+    "OPTIONAL_GRID_KEYS",
     "FIXED_DEFAULTS",
     "SweepConfig",
     "load_sweep_config",
@@ -52,6 +54,9 @@ __all__ = [
 ]
 
 GRID_KEYS = ("task", "hidden", "l2", "threshold", "seed")
+# Grid keys a sweep may leave out.  A job carries ``cell`` only when the grid names it, so the
+# keys (hashes) of sweeps written before cells existed, all Elman RNNs, stay what they were.
+OPTIONAL_GRID_KEYS = ("cell",)
 
 # Job keys are built from `TrainConfig`: its field defaults and types are the only statement of
 # them.  Every job carries these training fields explicitly, so a job's key is the hash of its
@@ -192,7 +197,7 @@ def _check_job_count(grid_in: dict[str, Any], source: str) -> None:
     """Count the jobs (the product of the grid's list lengths) before expanding or validating
     any of them: 10^6 jobs would take tens of minutes just to validate."""
     count = 1
-    for key in GRID_KEYS:
+    for key in GRID_KEYS + OPTIONAL_GRID_KEYS:
         values = grid_in.get(key)
         count *= len(values) if isinstance(values, list) else 1
     check_at_most(f"{source}: the number of jobs", count, "MAX_SWEEP_JOBS")
@@ -213,10 +218,10 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
     grid_in = data.get("grid")
     if not isinstance(grid_in, dict) or not grid_in:
         raise ValueError(f"{source}: missing or empty [grid] table (needs {', '.join(GRID_KEYS)})")
-    unknown = set(grid_in) - set(GRID_KEYS)
+    unknown = set(grid_in) - set(GRID_KEYS) - set(OPTIONAL_GRID_KEYS)
     if unknown:
         raise ValueError(f"{source}: unknown [grid] key(s) {sorted(unknown)}; "
-                         f"allowed: {', '.join(GRID_KEYS)}")
+                         f"allowed: {', '.join(GRID_KEYS + OPTIONAL_GRID_KEYS)}")
     fixed_in = data.get("fixed", {})
     if not isinstance(fixed_in, dict):
         raise ValueError(f"{source}: [fixed] must be a table")
@@ -224,14 +229,18 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
     if unknown:
         raise ValueError(f"{source}: unknown [fixed] key(s) {sorted(unknown)}; "
                          f"allowed: {sorted(_allowed_fixed_keys())}")
-    clash = set(fixed_in) & set(GRID_KEYS)
+    # an optional grid key may be fixed instead (e.g. [fixed] cell = "lstm"), not both
+    clash = set(fixed_in) & (set(GRID_KEYS) | (set(grid_in) & set(OPTIONAL_GRID_KEYS)))
     if clash:
-        raise ValueError(f"{source}: {sorted(clash)} belong in [grid], not [fixed]")
+        raise ValueError(f"{source}: {sorted(clash)} are grid keys: set them in [grid] only, "
+                         "not in [fixed]")
 
     _check_job_count(grid_in, source)
     grid: dict[str, list[Any]] = {}
-    for key in GRID_KEYS:
+    for key in GRID_KEYS + OPTIONAL_GRID_KEYS:
         values = grid_in.get(key)
+        if values is None and key in OPTIONAL_GRID_KEYS:
+            continue
         if values is None:
             raise ValueError(f"{source}: [grid] is missing {key!r}")
         if not isinstance(values, list):
@@ -250,11 +259,15 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
     tasks = [_resolve_task(entry, f"{source} [grid] task") for entry in grid["task"]]
 
     jobs = []
-    for task, hidden, l2, threshold, seed in itertools.product(
-        tasks, grid["hidden"], grid["l2"], grid["threshold"], grid["seed"]
+    # the cell varies slowest, so a cell's jobs are contiguous (they train as groups)
+    for cell, task, hidden, l2, threshold, seed in itertools.product(
+        grid.get("cell", [None]), tasks, grid["hidden"], grid["l2"], grid["threshold"],
+        grid["seed"]
     ):
         job = {"task": task.to_json(), "hidden": hidden, "l2": l2, "threshold": threshold,
                "seed": seed}
+        if cell is not None:
+            job["cell"] = cell
         job.update(fixed)
         jobs.append(job)
     for job in jobs:

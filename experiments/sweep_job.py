@@ -117,11 +117,19 @@ def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
 
 
 def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
-    """Verify ``weights`` with the job's settings; write ``report.json``; return the summary."""
+    """Verify ``weights`` with the job's settings; write ``report.json``; return the summary.
+    An Elman RNN goes to `verify.api.verify_weights`; an LSTM, GRU or LRU (a job with a
+    ``cell``) to `verify.cell_subject.verify_cell`, which judges the same two claims."""
+    from emt.numerics.weights import RNNWeights
     from emt.verify.api import verify_weights
 
-    report = verify_weights(weights, job_task(job), ground=job["ground"],
-                            seed=job["verify_seed"], horizon=job["verify_horizon"])
+    verify = verify_weights
+    if not isinstance(weights, RNNWeights):
+        from emt.verify.cell_subject import verify_cell
+
+        verify = verify_cell  # type: ignore[assignment]
+    report = verify(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
+                    horizon=job["verify_horizon"])
     report_json = report.to_json()
     text = standard_json(report_json, indent=2, sort_keys=True, default=_json_default)
     atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
@@ -234,39 +242,47 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
     """The default group job: train the jobs' RNNs together (`numerics.batched.train_group`,
     one compiled step), then verify each.  Per job: the record fields, or the exception that
     stopped it.  Each run directory resumes from its checkpoint if a killed worker left one.
-    If the group as a whole is refused (e.g. one job's directory is corrupt), every job is
-    trained alone instead, so one bad job cannot hold the others back."""
+    If the group as a whole is refused (e.g. one job's directory is corrupt, or its cell has
+    no group step), every job is trained alone by the single-run loop instead, so one bad job
+    cannot hold the others back."""
     from emt.numerics.batched import train_group  # imports TensorFlow: only on workers
 
     configs = [train_config(job) for job in jobs]
-    run_dirs = [_prepare_run_dir(d)[0] for d in job_dirs]
-    groups: list[tuple[list[int], Any]]  # (member indices, GroupResult or the ValueError)
+    prepared = [_prepare_run_dir(d) for d in job_dirs]
+    run_dirs = [run_dir for run_dir, _ in prepared]
+    # per job: its TrainResult, or the exception that stopped it
+    trained: list[Any]
     try:
-        groups = [(list(range(len(jobs))), train_group(configs, run_dirs, progress=False))]
+        group = train_group(configs, run_dirs, progress=False)
+        trained = [result if result is not None else FloatingPointError(error or
+                                                                          "training failed")
+                   for result, error in zip(group.results, group.errors, strict=True)]
     except ValueError:
-        groups = []
-        for i in range(len(jobs)):
-            try:
-                groups.append(([i], train_group([configs[i]], [run_dirs[i]], progress=False)))
-            except ValueError as exc:
-                groups.append(([i], exc))
-    out: list[dict[str, Any] | BaseException] = [RuntimeError("not trained")] * len(jobs)
-    for members, group in groups:
-        for pos, i in enumerate(members):
-            if isinstance(group, BaseException):
-                out[i] = group
-                continue
-            result, error = group.results[pos], group.errors[pos]
-            if result is None:
-                out[i] = FloatingPointError(error or "training failed")
-                continue
-            try:
-                # verified after training: a finished run is kept even if verification raises
-                out[i] = {"train": {"metrics": dict(result.metrics)},
-                          "verify": _verify_and_write(result.weights, jobs[i], job_dirs[i])}
-            except Exception as exc:  # noqa: BLE001 - recorded for this job only
-                out[i] = exc
+        trained = [_train_alone(c, run_dir, resumable)
+                   for c, (run_dir, resumable) in zip(configs, prepared, strict=True)]
+    out: list[dict[str, Any] | BaseException] = []
+    for i, result in enumerate(trained):
+        if isinstance(result, BaseException):
+            out.append(result)
+            continue
+        try:
+            # verified after training: a finished run is kept even if verification raises
+            out.append({"train": {"metrics": dict(result.metrics)},
+                        "verify": _verify_and_write(result.weights, jobs[i], job_dirs[i])})
+        except Exception as exc:  # noqa: BLE001 - recorded for this job only
+            out.append(exc)
     return out
+
+
+def _train_alone(config: Any, run_dir: Path, resumable: bool) -> Any:
+    """One job's single-run training (`numerics.train.train`): the `TrainResult`, or the
+    exception that stopped it (recorded for this job only)."""
+    from emt.numerics.train import train
+
+    try:
+        return train(config, out_dir=run_dir, progress=False, resume=resumable)
+    except Exception as exc:  # noqa: BLE001 - recorded for this job only
+        return exc
 
 
 def run_group(job_fn: JobFn | None, jobs: list[dict[str, Any]], job_dirs: list[str],

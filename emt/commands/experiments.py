@@ -1,4 +1,4 @@
-"""`emt sweep` and `emt reproduce {table1,figures,input-phase}` (see verify/cli.py).
+"""`emt sweep` and `emt reproduce {table1,figures,input-phase,cells}` (see verify/cli.py).
 
 Every command validates its input (config, profile, scheduler reachability) before it writes
 anything; bad input is a ``ValueError`` that the dispatcher turns into exit status 2.  Exit
@@ -84,6 +84,21 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     return 0 if doc["complete"] and doc["all_agree"] else 1
 
 
+def _cmd_cells(args: argparse.Namespace) -> int:
+    from emt.experiments.reproduce_cells import cells_config, reproduce_cells
+
+    cells_config(args.profile, args.seeds, args.cells)  # validate first
+    out = check_output_path(Path(args.out) if args.out else Path("results") / f"cells-"
+                            f"{args.profile}")
+    doc = reproduce_cells(args.profile, out, scheduler=args.scheduler, workers=args.workers,
+                          run=not args.aggregate_only, seeds=args.seeds, cells=args.cells,
+                          reverify=args.reverify, stream=_progress_stream(args))
+    print((out / "cells.md").read_text(encoding="utf-8"))
+    print(f"wrote {out / 'cells.md'} and {out / 'cells.json'}"
+          + ("" if doc["complete"] else f"  (PARTIAL: {doc['n_done']}/{doc['n_jobs']} done)"))
+    return 0 if doc["complete"] else 1
+
+
 def _cmd_figures(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce_figures import reproduce_figures
 
@@ -107,8 +122,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_cluster_options(p)
     p.set_defaults(func=_cmd_sweep)
 
-    r = subparsers.add_parser("reproduce", help="reproduce the paper's Table 1, figures and the "
-                              "input-phase finding")
+    r = subparsers.add_parser("reproduce", help="reproduce the paper's Table 1, figures, the "
+                              "input-phase finding and the cells table")
     sub = r.add_subparsers(dest="what", metavar="WHAT")
     sub.required = True
     t = sub.add_parser("table1", help="sweep a profile and write our Table 1 beside the paper's")
@@ -139,6 +154,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "full profile; the report says it is a subset)")
     _add_cluster_options(i)
     i.set_defaults(func=_cmd_input_phase)
+
+    c = sub.add_parser("cells", help="the Elman RNN, LSTM, GRU and LRU on repeat-copy-4, "
+                       "staggered-4 and T1, each judged by both claims")
+    c.add_argument("--profile", default="quick", choices=("quick",),
+                   help="quick: N_h 64, 20,000 steps, seeds 1-3 (the paper's recipe)")
+    c.add_argument("--out", default=None, help="output directory (default: results/cells-"
+                   "<profile>)")
+    c.add_argument("--aggregate-only", action="store_true", help="train nothing")
+    c.add_argument("--reverify", action="store_true",
+                   help="verify every finished run again with the current verifier (no "
+                   "training) before reporting")
+    c.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                   help="run and report only these of the profile's seeds (same jobs as the "
+                   "full profile)")
+    c.add_argument("--cells", nargs="+", default=None, metavar="CELL",
+                   help="run and report only these of the profile's cells (rnn lstm gru lru)")
+    _add_cluster_options(c)
+    c.set_defaults(func=_cmd_cells)
 
     f = sub.add_parser("figures", help="eigenvalue plane, Phi_hat heatmaps and the hidden state "
                        "in the privileged basis, from trained runs of a sweep")
