@@ -64,7 +64,11 @@ def _gated_cell(path: Path, W_hh: np.ndarray, n: int, cell: str | None) -> str:
 
 def cell_of_arrays(arrays: Mapping[str, np.ndarray]) -> str | None:
     """``"lstm"``/``"gru"`` when the arrays hold a gated cell by shape, ``"lru"`` for ours with
-    ``cell = lru``, else ``None`` (an Elman RNN or something else: `verify.subject` decides)."""
+    ``cell = lru``, else ``None`` (an Elman RNN or something else: `verify.subject` decides).
+
+    A recurrent matrix stacked from a number of ``N x N`` gate blocks that no cell here has
+    (``2N x N``, ``5N x N``, ...) is a ``ValueError`` ("unknown gate layout"), not an Elman
+    matrix that happens not to be square."""
     if "cell" in arrays:
         return str(arrays["cell"])
     for name, transpose in (("weight_hh_l0", False), ("recurrent_kernel", True)):
@@ -77,6 +81,10 @@ def cell_of_arrays(arrays: Mapping[str, np.ndarray]) -> str | None:
                     return "lstm"
                 if rows == 3 * n and n > 0:
                     return "gru"
+                if n > 0 and rows > n and rows % n == 0:
+                    raise ValueError(f"unknown gate layout: {keys[0]} stacks {rows // n} "
+                                     f"blocks of {n} x {n} ({rows} x {n}); known: 4 (lstm, "
+                                     "gates i, f, g, o), 3 (gru, gates r, z, n), 1 (rnn)")
     return None
 
 

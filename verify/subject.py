@@ -232,7 +232,13 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
 
         arrays = _read_arrays(path)
         npz_weights: RNNWeights | CellWeights
-        if cell not in (None, "rnn") or cell_of_arrays(arrays) is not None:
+        by_shape = None
+        if cell in (None, "rnn"):  # a named cell is checked against the shape by its loader
+            try:
+                by_shape = cell_of_arrays(arrays)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+        if cell not in (None, "rnn") or by_shape is not None:
             npz_weights, convention = load_cell_npz(path, arrays, cell)
         else:
             npz_weights, convention = load_npz_weights(path)

@@ -177,6 +177,7 @@ def test_bad_cell_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
              weight_hh_l0=rng.standard_normal((4 * n, n)),
              **{"readout.weight": rng.standard_normal((d, n))})
     cases = [([str(five), "--cell", "lstm"], "4N x N rows"),
+             ([str(five)], "unknown gate layout: weight_hh_l0 stacks 5 blocks"),
              ([str(stacked)], "stacked recurrent layers"),
              ([str(gru), "--cell", "lstm"], "--cell lstm needs"),
              ([str(wrong_d)], "task repeat-copy-2")]
