@@ -7,7 +7,8 @@ Accepted files (all read without unpickling):
 * a PyTorch ``state_dict`` of ``nn.LSTM`` / ``nn.GRU`` saved as ``.npz`` (``weight_ih_l0``,
   ``weight_hh_l0``, optional ``bias_ih_l0``, ``bias_hh_l0``, readout ``readout.weight`` /
   ``readout.bias``; one attribute prefix such as ``lstm.`` is removed).  PyTorch's gate order
-  (i, f, g, o / r, z, n) is ours, so nothing is permuted.  The cell is recognised from the shape
+  (i, f, g, o / r, z, n) is ours, so nothing is permuted (checked against torch's own forward
+  pass by ``tests/test_torch_cells.py``).  The cell is recognised from the shape
   of ``weight_hh_l0``: ``4N x N`` is an LSTM, ``3N x N`` a GRU (``N x N`` is the Elman RNN of
   `verify.subject`), or named with ``cell=``;
 * Keras names in an ``.npz`` (``kernel``, ``recurrent_kernel``, ``bias``, ``dense_kernel``,
