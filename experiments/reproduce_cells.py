@@ -32,7 +32,8 @@ from emt.numerics.weights import atomic_write_bytes
 from emt.theory.safe_io import standard_json
 from emt.theory.tasks import get, is_linearly_solvable
 
-__all__ = ["CELLS_PROFILES", "SOLVED_ACCURACY", "cells_config", "reproduce_cells"]
+__all__ = ["CELLS_PROFILES", "SOLVED_ACCURACY", "cells_config", "cells_document", "cells_markdown",
+           "reproduce_cells"]
 
 CELLS_SCHEMA = "emt.cells/1"
 # "Solved" for this table: sign accuracy >= 0.99 at H = 200, the bar the gated cells were asked
@@ -209,7 +210,6 @@ def reproduce_cells(profile: str, out_dir: str | Path, *, scheduler: str | None 
     ``cells.md`` under ``out_dir``.  ``reverify`` verifies every finished run again with the
     current verifier first (no training)."""
     config = cells_config(profile, seeds, cells)
-    settings = _settings(profile, seeds, cells)
     out_dir = Path(out_dir)
     if run:
         run_sweep(config, out_dir, scheduler=scheduler, workers=workers, stream=stream)
@@ -217,17 +217,27 @@ def reproduce_cells(profile: str, out_dir: str | Path, *, scheduler: str | None 
         if reverify:
             reverify_job(out_dir / "runs" / key)
         refresh_verify_summary(out_dir / "runs" / key)
-    records = collect_records(config, out_dir)
-    runs = [_run_row(r, out_dir / "runs" / r["key"]) for r in records]
-    n_done = sum(r["status"] == "done" for r in runs)
-    n_failed = sum(r["status"] == "failed" for r in runs)
-    doc = {"schema": CELLS_SCHEMA, "profile": profile, "settings": settings,
-           "solved_accuracy": SOLVED_ACCURACY, "n_jobs": len(runs), "n_done": n_done,
-           "n_failed": n_failed, "complete": n_done == len(runs),
-           "subset": settings != _settings(profile, None, None),
-           "finish_command": finish_command(profile, out_dir, settings),
-           "cells": _cell_rows(runs, settings), "runs": runs}
+    doc = cells_document(profile, out_dir, seeds, cells)
     text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
     atomic_write_bytes(out_dir / "cells.json", (text + "\n").encode("utf-8"))
     atomic_write_bytes(out_dir / "cells.md", cells_markdown(doc).encode("utf-8"))
     return doc
+
+
+def cells_document(profile: str, out_dir: str | Path, seeds: list[int] | None = None,
+                   cells: list[str] | None = None) -> dict[str, Any]:
+    """The ``cells.json`` document computed from the job records under ``out_dir/runs`` (reads
+    only; a test recomputes the committed one from its records)."""
+    config = cells_config(profile, seeds, cells)
+    settings = _settings(profile, seeds, cells)
+    out_dir = Path(out_dir)
+    records = collect_records(config, out_dir)
+    runs = [_run_row(r, out_dir / "runs" / r["key"]) for r in records]
+    n_done = sum(r["status"] == "done" for r in runs)
+    n_failed = sum(r["status"] == "failed" for r in runs)
+    return {"schema": CELLS_SCHEMA, "profile": profile, "settings": settings,
+            "solved_accuracy": SOLVED_ACCURACY, "n_jobs": len(runs), "n_done": n_done,
+            "n_failed": n_failed, "complete": n_done == len(runs),
+            "subset": settings != _settings(profile, None, None),
+            "finish_command": finish_command(profile, out_dir, settings),
+            "cells": _cell_rows(runs, settings), "runs": runs}

@@ -46,3 +46,31 @@ def test_committed_cells_fail_the_effective_claim_on_the_wrong_task(record: Path
     effective = [c for c in report.checks if c.name.startswith("effective.")]
     assert any(c.passed is False for c in effective), report.table()
     assert report.check("generalisation").passed is False
+
+
+QUICK = RESULTS.parent / "cells-quick"
+
+
+def test_committed_cells_quick_report_is_computed_from_its_records(monkeypatch) -> None:
+    """`results/cells-quick` (from `emt reproduce cells`): cells.json and cells.md are what
+    `experiments.reproduce_cells` computes from the committed job records, and every finished
+    run's verdicts agree with its report."""
+    import json
+
+    from emt.experiments.reproduce_cells import cells_document
+    from emt.experiments.reproduce_cells import cells_markdown as quick_markdown
+    from emt.theory.safe_io import standard_json
+
+    committed = json.loads((QUICK / "cells.json").read_text())
+    assert committed["n_done"] >= 1
+    s = committed["settings"]
+    monkeypatch.chdir(RESULTS.parents[1])  # the finish command names the relative directory
+    doc = cells_document(committed["profile"], Path("results") / "cells-quick", s["seeds"],
+                         s["cells"])
+    assert json.loads(standard_json(doc, sort_keys=True)) == committed
+    assert (QUICK / "cells.md").read_text() == quick_markdown(doc)
+    for run in doc["runs"]:
+        if run["status"] == "done":
+            report = json.loads((QUICK / "runs" / run["key"] / "report.json").read_text())
+            assert run["effective_holds"] == report["claims"]["effective"]["holds"]
+            assert report["metadata"].get("cell", "rnn") == run["cell"]
