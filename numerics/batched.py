@@ -1,10 +1,12 @@
 """Training a group of same-shape networks at once, each exactly as `numerics.train.train` would.
 
 ``train_group(configs, out_dirs)`` trains K `TrainConfig` s that agree on the shape of the step
-(``task.s``, ``task.d``, ``hidden``, ``activation``, ``batch``, ``deterministic``: see
-`group_key`) with one compiled step of `numerics.batched_rnn.BatchedRNN`.  Everything else is
-the member's own: seed (initial weights, data stream, test batches), task composition F, L2,
-lr, clip, curriculum and its threshold, steps, early stop, checkpoint and history cadence.
+(``cell``, ``task.s``, ``task.d``, ``hidden``, ``activation``, ``batch``, ``deterministic``:
+see `group_key`) with one compiled step: `numerics.batched_rnn.BatchedRNN` for the Elman RNN,
+`numerics.batched_cell.BatchedCellNet` for the LSTM, GRU and LRU (the same interface).
+Everything else is the member's own: seed (initial weights, data stream, test batches), task
+composition F, L2, lr, clip, curriculum and its threshold, steps, early stop, checkpoint and
+history cadence.
 
 Each member follows the single-run loop of `numerics.train`: a fresh batch at its own horizon
 from its own seeded generator, the update with its own Adam state, its own curriculum stage
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from emt.numerics import rundir, runlock
+from emt.numerics.cells import init_cell_params
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import make_batch
 from emt.numerics.model import init_weights
@@ -145,14 +148,10 @@ def _validate(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise ValueError(f"every member must be a TrainConfig; got {type(c).__name__}")
-    gated = sorted({c.cell for c in configs if c.cell != "rnn"})
-    if gated:
-        raise ValueError(f"group training covers the Elman RNN only; train {', '.join(gated)} "
-                         "cells one seed at a time (--seed)")
     keys = {group_key(c) for c in configs}
     if len(keys) > 1:
-        raise ValueError("members of a group must share task s and d, hidden, activation, batch "
-                         f"and deterministic; got {len(keys)} different shapes")
+        raise ValueError("members of a group must share the cell, task s and d, hidden, "
+                         f"activation, batch and deterministic; got {len(keys)} different shapes")
     if out_dirs is None:
         return [None] * len(configs)
     if len(out_dirs) != len(configs):
@@ -206,8 +205,6 @@ def train_group(configs: Sequence[TrainConfig], out_dirs: Sequence[str | os.Path
 
 
 def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> None:
-    from emt.numerics.batched_rnn import BatchedRNN
-
     t_start = time.monotonic()
     first = next(iter(members.values())).config
     _setup_group_tf(first)
@@ -215,9 +212,7 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
     for m in members.values():
         m.base_meta["versions"] = stamp
     order = list(members)  # member index at each position of the net
-    net = BatchedRNN([init_weights(members[i].config.hidden, members[i].config.task.d,
-                                   members[i].config.activation, members[i].config.seed)
-                      for i in order], first.task.s)
+    net = _group_net([members[i].config for i in order])
     for pos, i in enumerate(order):
         arrays = members[i].arrays
         if arrays is not None:
@@ -298,6 +293,21 @@ def _run(members: dict[int, _Member], group: GroupResult, progress: bool) -> Non
         raise
     group.padded_fraction = padded / computed if computed else 0.0
     group.wall_time_s = time.monotonic() - t_start
+
+
+def _group_net(configs: Sequence[TrainConfig]) -> Any:
+    """The compiled K-network step for the group's cell, from each member's initial weights
+    (drawn as `numerics.train` draws them for a single run)."""
+    first = configs[0]
+    if first.cell == "rnn":
+        from emt.numerics.batched_rnn import BatchedRNN
+
+        return BatchedRNN([init_weights(c.hidden, c.task.d, c.activation, c.seed)
+                           for c in configs], first.task.s)
+    from emt.numerics.batched_cell import BatchedCellNet
+
+    return BatchedCellNet(first.cell, [init_cell_params(c.cell, c.hidden, c.task.d, c.seed)
+                                       for c in configs], first.task.s)
 
 
 def group_threads() -> int:

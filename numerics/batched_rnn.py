@@ -59,8 +59,9 @@ def step_flops(n_hidden: int, d: int, s: int, horizon: int, batch: int) -> float
 
 def check_state_arrays(arrays: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]
                        ) -> None:
-    """ValueError naming a missing, mis-shaped or non-finite entry of one member's state."""
-    for name in STATE_NAMES:
+    """ValueError naming a missing, mis-shaped or non-finite entry of one member's state
+    (every entry of ``shapes``, the state's names and one member's shapes)."""
+    for name in shapes:
         if name not in arrays:
             raise ValueError(f"checkpoint is missing {name!r}")
         value = np.asarray(arrays[name])
