@@ -242,9 +242,8 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
     """The default group job: train the jobs' RNNs together (`numerics.batched.train_group`,
     one compiled step), then verify each.  Per job: the record fields, or the exception that
     stopped it.  Each run directory resumes from its checkpoint if a killed worker left one.
-    If the group as a whole is refused (e.g. one job's directory is corrupt, or its cell has
-    no group step), every job is trained alone by the single-run loop instead, so one bad job
-    cannot hold the others back."""
+    If the group as a whole is refused (e.g. one job's directory is corrupt), every job is
+    trained alone by the single-run loop instead, so one bad job cannot hold the others back."""
     from emt.numerics.batched import train_group  # imports TensorFlow: only on workers
 
     configs = [train_config(job) for job in jobs]
