@@ -32,19 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from emt.numerics.batched_rnn import check_state_arrays
 from emt.numerics.cells import CELLS, CellWeights, cell_weights_from_params
+from emt.numerics.stacked import StackedMembers
 from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 __all__ = ["BatchedCellNet"]
 
 
-class BatchedCellNet:
+class BatchedCellNet(StackedMembers):
     """Stacked parameters and Adam state of K same-shape cells, and their compiled step."""
 
     def __init__(self, cell: str, params: Sequence[dict[str, np.ndarray]], s: int) -> None:
-        import tensorflow as tf
-
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
         if not params:
@@ -54,31 +52,11 @@ class BatchedCellNet:
             if tuple(p) != names or any(np.shape(p[n]) != np.shape(params[0][n])
                                         for n in names):
                 raise ValueError("every network of a group needs the same parameter shapes")
-        self.tf, self.cell, self.s, self.names = tf, cell, int(s), names
+        self.cell, self.s = cell, int(s)
         first = params[0]
         self.d_in = int(first["B_re" if cell == "lru" else "W_ih"].shape[1])
         self.d_out = int(first["C_re" if cell == "lru" else "W_hy"].shape[0])
-
-        def variable(value: np.ndarray, name: str) -> Any:
-            shape = tf.TensorShape([None, *value.shape[1:]])
-            return tf.Variable(np.asarray(value, np.float32), shape=shape, name=name)
-
-        stacked = {n: np.stack([np.asarray(p[n], np.float32) for p in params]) for n in names}
-        self.vars = {n: variable(stacked[n], n) for n in names}
-        self.m = {n: variable(np.zeros_like(stacked[n]), f"m_{n}") for n in names}
-        self.v = {n: variable(np.zeros_like(stacked[n]), f"v_{n}") for n in names}
-        self.k = variable(np.zeros(len(params), np.float32), "adam_step")
-        seq = tf.TensorSpec([None, None, None, self.d_in], tf.float32)
-        tgt = tf.TensorSpec([None, None, None, self.d_out], tf.float32)
-        vec = tf.TensorSpec([None], tf.float32)
-        self.train_step = tf.function(
-            self._train_step, input_signature=[seq, tgt, tf.TensorSpec([None], tf.int32), vec,
-                                               vec, vec])
-
-    @property
-    def size(self) -> int:
-        """K, the number of members currently in the group."""
-        return int(self.tf.shape(self.k)[0])
+        self._stack(params, self.d_in, self.d_out)
 
     # -- the model ------------------------------------------------------------------------------
     def _hidden(self, u_t: Any) -> Any:
@@ -163,40 +141,7 @@ class BatchedCellNet:
                          / (tf.sqrt(self.v[n] / per_member(bc2, w)) + ADAM_EPS))
         return loss, acc
 
-    # -- members in and out ---------------------------------------------------------------------
-    def keep(self, positions: Sequence[int]) -> None:
-        """Keep only the members at ``positions`` (in that order); the compiled step is reused
-        (the model axis is ``None``)."""
-        idx = np.asarray(list(positions), dtype=np.int64)
-        if idx.size == 0:
-            raise ValueError("a group needs at least one network")
-        if idx.min() < 0 or idx.max() >= self.size or len(set(idx.tolist())) != idx.size:
-            raise ValueError(f"positions must be distinct members of 0..{self.size - 1}; "
-                             f"got {list(positions)}")
-        for var in self._targets().values():
-            var.assign(var.numpy()[idx])
-
-    def _targets(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(self.vars)
-        out.update({f"adam_m_{n}": self.m[n] for n in self.names})
-        out.update({f"adam_v_{n}": self.v[n] for n in self.names})
-        out["adam_step"] = self.k
-        return out
-
-    def state_arrays(self, position: int) -> dict[str, np.ndarray]:
-        """One member's state, as `CellNet.state_arrays` names and shapes it (float32, exact),
-        so a member's checkpoint resumes alone."""
-        return {name: var.numpy()[position] for name, var in self._targets().items()}
-
-    def load_state_arrays(self, position: int, arrays: dict[str, np.ndarray]) -> None:
-        """Inverse of `state_arrays` for one member; ValueError naming a bad entry."""
-        targets = self._targets()
-        check_state_arrays(arrays, {n: tuple(v.shape[1:]) for n, v in targets.items()})
-        for name, var in targets.items():
-            value = var.numpy()
-            value[position] = np.asarray(arrays[name], dtype=np.float32)
-            var.assign(value)
-
+    # -- members out ---------------------------------------------------------------------------
     def weights(self, position: int, provenance: dict | None = None) -> CellWeights:
         return cell_weights_from_params(
-            self.cell, {n: self.vars[n].numpy()[position] for n in self.names}, provenance)
+            self.cell, self.member_params(position), provenance)

@@ -30,12 +30,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
+from emt.numerics.stacked import StackedMembers
 from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["BatchedRNN", "STATE_NAMES", "check_state_arrays", "step_flops"]
+__all__ = ["BatchedRNN", "STATE_NAMES", "step_flops"]
 
 _NAMES = ("W_uh", "W_hh", "W_hy")
 # The per-member state, named as `RawRNN.state_arrays` names it, so a member's checkpoint is an
@@ -57,27 +56,10 @@ def step_flops(n_hidden: int, d: int, s: int, horizon: int, batch: int) -> float
     return 2.0 * macs
 
 
-def check_state_arrays(arrays: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]
-                       ) -> None:
-    """ValueError naming a missing, mis-shaped or non-finite entry of one member's state
-    (every entry of ``shapes``, the state's names and one member's shapes)."""
-    for name in shapes:
-        if name not in arrays:
-            raise ValueError(f"checkpoint is missing {name!r}")
-        value = np.asarray(arrays[name])
-        if value.shape != shapes[name]:
-            raise ValueError(f"checkpoint entry {name!r} has shape {value.shape}; "
-                             f"expected {shapes[name]}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"checkpoint entry {name!r} contains NaN or infinite values")
-
-
-class BatchedRNN:
+class BatchedRNN(StackedMembers):
     """Stacked matrices and Adam state of K same-shape networks, and their compiled step."""
 
     def __init__(self, weights: Sequence[RNNWeights], s: int) -> None:
-        import tensorflow as tf
-
         if not weights:
             raise ValueError("a group needs at least one network")
         first = weights[0]
@@ -88,32 +70,11 @@ class BatchedRNN:
                     first.activation, first.d_in, first.d_out, first.n_hidden):
                 raise ValueError("every network of a group needs the same activation, d and "
                                  "N_h")
-        self.tf = tf
         self.s = int(s)
         self.activation = first.activation
         self.d_in, self.d_out, self.n_hidden = first.d_in, first.d_out, first.n_hidden
-
-        def variable(value: np.ndarray, name: str) -> Any:
-            shape = tf.TensorShape([None, *value.shape[1:]])
-            return tf.Variable(np.asarray(value, np.float32), shape=shape, name=name)
-
-        stacked = {n: np.stack([np.asarray(getattr(w, n), np.float32) for w in weights])
-                   for n in _NAMES}
-        self.vars = {n: variable(stacked[n], n) for n in _NAMES}
-        self.m = {n: variable(np.zeros_like(stacked[n]), f"m_{n}") for n in _NAMES}
-        self.v = {n: variable(np.zeros_like(stacked[n]), f"v_{n}") for n in _NAMES}
-        self.k = variable(np.zeros(len(weights), np.float32), "adam_step")
-        seq = tf.TensorSpec([None, None, None, self.d_in], tf.float32)
-        tgt = tf.TensorSpec([None, None, None, self.d_out], tf.float32)
-        vec = tf.TensorSpec([None], tf.float32)
-        self.train_step = tf.function(
-            self._train_step, input_signature=[seq, tgt, tf.TensorSpec([None], tf.int32), vec,
-                                               vec, vec])
-
-    @property
-    def size(self) -> int:
-        """K, the number of members currently in the group."""
-        return int(self.tf.shape(self.k)[0])
+        self._stack([{n: getattr(w, n) for n in _NAMES} for w in weights], self.d_in,
+                    self.d_out)
 
     # -- the step ---------------------------------------------------------------------------
     def _loss_and_grads(self, window: Any, target: Any, horizons: Any
@@ -215,40 +176,8 @@ class BatchedRNN:
                          / (tf.sqrt(self.v[n] / bc2) + ADAM_EPS))
         return loss, acc
 
-    # -- members in and out ------------------------------------------------------------------
-    def keep(self, positions: Sequence[int]) -> None:
-        """Keep only the members at ``positions`` (in that order); the others leave the group
-        and stop costing time.  The compiled step is reused (the model axis is ``None``)."""
-        idx = np.asarray(list(positions), dtype=np.int64)
-        if idx.size == 0:
-            raise ValueError("a group needs at least one network")
-        if idx.min() < 0 or idx.max() >= self.size or len(set(idx.tolist())) != idx.size:
-            raise ValueError(f"positions must be distinct members of 0..{self.size - 1}; "
-                             f"got {list(positions)}")
-        for var in (*self.vars.values(), *self.m.values(), *self.v.values(), self.k):
-            var.assign(var.numpy()[idx])
-
-    def _targets(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(self.vars)
-        out.update({f"adam_m_{n}": self.m[n] for n in _NAMES})
-        out.update({f"adam_v_{n}": self.v[n] for n in _NAMES})
-        out["adam_step"] = self.k
-        return out
-
-    def state_arrays(self, position: int) -> dict[str, np.ndarray]:
-        """One member's state, as `RawRNN.state_arrays` names and shapes it (float32, exact)."""
-        return {name: var.numpy()[position] for name, var in self._targets().items()}
-
-    def load_state_arrays(self, position: int, arrays: dict[str, np.ndarray]) -> None:
-        """Inverse of `state_arrays` for one member; ValueError naming a bad entry."""
-        targets = self._targets()
-        check_state_arrays(arrays, {n: tuple(v.shape[1:]) for n, v in targets.items()})
-        for name, var in targets.items():
-            value = var.numpy()
-            value[position] = np.asarray(arrays[name], dtype=np.float32)
-            var.assign(value)
-
+    # -- members out ---------------------------------------------------------------------------
     def weights(self, position: int, provenance: dict | None = None) -> RNNWeights:
-        W_uh, W_hh, W_hy = (self.vars[n].numpy()[position] for n in _NAMES)
+        W_uh, W_hh, W_hy = (self.member_params(position)[n] for n in _NAMES)
         return RNNWeights(W_uh, W_hh, W_hy, activation=self.activation,
                           provenance=dict(provenance or {}))
