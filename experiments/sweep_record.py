@@ -60,6 +60,7 @@ class SweepRecord:
     error: str | None = None
     traceback: str | None = None
     reverified: dict | None = None
+    group: dict | None = None  # a job trained in a group: the group's size and member keys
 
 
 def read_sweep_record(data: Any, where: str = "sweep record") -> SweepRecord:

@@ -11,6 +11,7 @@ import pytest
 from emt.experiments.sweep import plan_groups, run_sweep
 from emt.experiments.sweep_config import job_key, parse_sweep_config, train_config
 from emt.experiments.sweep_job import read_record, write_record
+from emt.experiments.sweep_record import read_sweep_record
 from emt.numerics import rundir
 from emt.numerics.train import train
 
@@ -56,6 +57,7 @@ def test_a_grouped_sweep_records_each_job_and_resumes_a_killed_group(tmp_path) -
         record = read_record(tmp_path / "runs" / job_key(job))
         assert record["status"] == "done" and record["group"]["size"] == 4
         assert record["verify"]["checks"]
+        assert read_sweep_record(record).group == record["group"]  # the schema reads it back
     job = config.jobs[3]
     run = tmp_path / "runs" / job_key(job) / "run"
     alone = train(train_config(job), progress=False)
