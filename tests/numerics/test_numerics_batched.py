@@ -10,7 +10,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import emt.numerics.batched as batched_mod
 from emt.numerics import rundir
 from emt.numerics.batched import train_group
 from emt.numerics.train import TrainConfig, train
@@ -89,7 +88,7 @@ def _tiny(seed: int, **kw) -> TrainConfig:
 
 
 def test_run_directories_are_ordinary_and_a_killed_group_resumes_exactly(tmp_path,
-                                                                         monkeypatch) -> None:
+                                                                         interrupt_group) -> None:
     configs = [_tiny(1), _tiny(2, l2=1e-4)]
     straight = train_group(configs, [tmp_path / "s1", tmp_path / "s2"], progress=False)
 
@@ -110,23 +109,14 @@ def test_run_directories_are_ordinary_and_a_killed_group_resumes_exactly(tmp_pat
 
     # Kill the group at step 25 (Ctrl-C saves every member's state, as a single run does),
     # then run it again.
-    calls = {"n": 0}
-    real = batched_mod.make_batch
-
-    def dying(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] > 2 * 25:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(batched_mod, "make_batch", dying)
+    undo = interrupt_group(2, 25)
     dirs = [tmp_path / "k1", tmp_path / "k2"]
     with pytest.raises(KeyboardInterrupt):
         train_group(configs, dirs, progress=False)
     for d in dirs:
         meta = rundir.read_model_json(d)
         assert meta["status"] == "interrupted" and meta["steps_done"] == 25
-    monkeypatch.setattr(batched_mod, "make_batch", real)
+    undo()
     resumed = train_group(configs, dirs, progress=False)
     for a, b in zip(straight.results, resumed.results, strict=True):
         for n in NAMES:

@@ -11,7 +11,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import emt.numerics.batched as batched_mod
 from emt.cli import main
 from emt.numerics import rundir
 from emt.numerics.batched import train_group
@@ -73,7 +72,7 @@ def _tiny(seed: int, **kw) -> TrainConfig:
 
 
 def test_a_killed_group_resumes_exactly_and_a_member_resumes_alone(tmp_path,
-                                                                   monkeypatch) -> None:
+                                                                   interrupt_group) -> None:
     configs = [_tiny(1), _tiny(2, l2=1e-4)]
     straight = train_group(configs, [tmp_path / "s1", tmp_path / "s2"], progress=False)
     # The member's checkpoint holds CellNet's arrays: the same names as a single run's.
@@ -81,22 +80,13 @@ def test_a_killed_group_resumes_exactly_and_a_member_resumes_alone(tmp_path,
     assert set(rundir.load_checkpoint(tmp_path / "s1")[0]) == set(
         rundir.load_checkpoint(tmp_path / "single")[0])
 
-    calls = {"n": 0}
-    real = batched_mod.make_batch
-
-    def dying(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] > 2 * 12:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(batched_mod, "make_batch", dying)
+    undo = interrupt_group(2, 12)
     dirs = [tmp_path / "k1", tmp_path / "k2"]
     with pytest.raises(KeyboardInterrupt):
         train_group(configs, dirs, progress=False)
     for d in dirs:
         assert rundir.read_model_json(d)["steps_done"] == 12
-    monkeypatch.setattr(batched_mod, "make_batch", real)
+    undo()
     shutil.copytree(dirs[0], tmp_path / "alone")
     resumed = train_group(configs, dirs, progress=False)
     assert resumed.model_steps == 2 * 8  # only the steps after the checkpoint were trained
