@@ -54,19 +54,14 @@ def _worker(args: argparse.Namespace) -> dict:
             loss.numpy(), acc.numpy()
             return 1
     else:
+        from group_throughput import group_step  # this file's folder is on sys.path
+
         from emt.numerics.batched_cell import BatchedCellNet
 
-        gnet = BatchedCellNet(args.cell, params, task.s)
-        rngs = [np.random.default_rng(seed) for seed in range(K)]
-        ones = np.ones(K, np.float32)
+        group = group_step(BatchedCellNet(args.cell, params, task.s), task, H)
 
         def step() -> int:
-            batches = [make_batch(task, BATCH, H, r) for r in rngs]
-            u = np.stack([b.inputs[:, :task.s] for b in batches])
-            x = np.stack([b.targets for b in batches])
-            loss, acc = gnet.train_step(u, x, np.full(K, H, np.int32), 1e-3 * ones, ones,
-                                        0.0 * ones)
-            loss.numpy(), acc.numpy()
+            group()
             return K
 
     step()  # trace

@@ -46,15 +46,14 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
-    """One group step of K networks as `numerics.batched.train_group` runs it: K fresh batches
-    from K generators, padded into one array, the compiled step, the per-member results."""
-    from emt.numerics.batched_rnn import BatchedRNN
+def group_step(net, task, horizon: int) -> Callable[[], None]:
+    """One step of a group net (`BatchedRNN` or `BatchedCellNet`, K = ``net.size`` members) as
+    `numerics.batched.train_group` runs it: K fresh batches from K generators, padded into one
+    array, the compiled step, the per-member results read back (every member at ``horizon``,
+    Adam lr 1e-3, clip 1, no L2)."""
     from emt.numerics.data import make_batch
-    from emt.numerics.model import init_weights
 
-    net = BatchedRNN([init_weights(N_HIDDEN, task.d, "tanh", seed) for seed in range(1, K + 1)],
-                     task.s)
+    K = net.size
     rngs = [np.random.default_rng(seed) for seed in range(K)]
     ones = np.ones(K, np.float32)
 
@@ -66,6 +65,17 @@ def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
                                    0.0 * ones)
         loss.numpy(), acc.numpy()
 
+    return step
+
+
+def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
+    """`group_step` of K Elman networks of the paper's model, traced once."""
+    from emt.numerics.batched_rnn import BatchedRNN
+    from emt.numerics.model import init_weights
+
+    net = BatchedRNN([init_weights(N_HIDDEN, task.d, "tanh", seed) for seed in range(1, K + 1)],
+                     task.s)
+    step = group_step(net, task, horizon)
     step()
     return step
 
