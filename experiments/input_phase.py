@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from emt.experiments.aggregate import run_row
 from emt.experiments.sweep import collect_records, run_sweep
-from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
+from emt.experiments.sweep_config import SweepConfig, parse_sweep_config, profile_subset
 from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
 from emt.numerics.weights import atomic_write_bytes
 from emt.theory.safe_io import standard_json
@@ -50,12 +50,7 @@ def _profile_settings(profile: str, seeds: list[int] | None) -> dict[str, Any]:
         raise ValueError(f"unknown input-phase profile {profile!r}; known: "
                          f"{', '.join(INPUT_PHASE_PROFILES)}")
     p = dict(INPUT_PHASE_PROFILES[profile])
-    if seeds is not None:
-        outside = sorted(set(seeds) - set(p["seeds"]))
-        if not seeds or outside:
-            raise ValueError(f"--seeds must be a non-empty subset of the {profile} profile's "
-                             f"seeds {p['seeds']}; got {seeds}")
-        p["seeds"] = sorted(set(seeds))
+    p["seeds"] = profile_subset("seeds", seeds, p["seeds"], profile)
     return p
 
 

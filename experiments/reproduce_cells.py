@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from emt.experiments.cells import report_numbers
 from emt.experiments.sweep import collect_records, run_sweep
-from emt.experiments.sweep_config import SweepConfig, parse_sweep_config
+from emt.experiments.sweep_config import SweepConfig, parse_sweep_config, profile_subset
 from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
 from emt.numerics.weights import atomic_write_bytes
 from emt.theory.safe_io import standard_json
@@ -51,24 +51,14 @@ CELLS_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _subset(name: str, chosen: list[Any] | None, allowed: list[Any], profile: str) -> list[Any]:
-    if chosen is None:
-        return list(allowed)
-    outside = [c for c in chosen if c not in allowed]
-    if not chosen or outside:
-        raise ValueError(f"--{name} must be a non-empty subset of the {profile} profile's "
-                         f"{name} {allowed}; got {chosen}")
-    return [a for a in allowed if a in chosen]  # the profile's order
-
-
 def _settings(profile: str, seeds: list[int] | None, cells: list[str] | None
               ) -> dict[str, Any]:
     if profile not in CELLS_PROFILES:
         raise ValueError(f"unknown cells profile {profile!r}; known: "
                          f"{', '.join(CELLS_PROFILES)}")
     p = dict(CELLS_PROFILES[profile])
-    p["seeds"] = _subset("seeds", seeds, p["seeds"], profile)
-    p["cells"] = _subset("cells", cells, p["cells"], profile)
+    p["seeds"] = profile_subset("seeds", seeds, p["seeds"], profile)
+    p["cells"] = profile_subset("cells", cells, p["cells"], profile)
     return p
 
 

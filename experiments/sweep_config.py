@@ -193,6 +193,19 @@ def check_sweep_name(name: str, source: str = "sweep config") -> str:
     return name
 
 
+def profile_subset(name: str, chosen: list[Any] | None, allowed: list[Any], profile: str
+                   ) -> list[Any]:
+    """``chosen`` (``--seeds``, ``--cells``, ...) as a subset of a profile's ``allowed`` values, in
+    the profile's order; all of them when ``chosen`` is None.  The jobs of a subset are the full
+    profile's, so a later full run reuses them.  ``ValueError`` for an empty or outside choice."""
+    if chosen is None:
+        return list(allowed)
+    if not chosen or any(c not in allowed for c in chosen):
+        raise ValueError(f"--{name} must be a non-empty subset of the {profile} profile's "
+                         f"{name} {allowed}; got {chosen}")
+    return [a for a in allowed if a in chosen]
+
+
 def _check_job_count(grid_in: dict[str, Any], source: str) -> None:
     """Count the jobs (the product of the grid's list lengths) before expanding or validating
     any of them: 10^6 jobs would take tens of minutes just to validate."""

@@ -37,6 +37,17 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
                    help="no progress bar (it is drawn only on a terminal anyway)")
 
 
+def _add_subset_options(p: argparse.ArgumentParser) -> None:
+    """--aggregate-only, --reverify and --seeds of a profile experiment."""
+    p.add_argument("--aggregate-only", action="store_true", help="train nothing")
+    p.add_argument("--reverify", action="store_true",
+                   help="verify every finished run again with the current verifier (no "
+                   "training) before reporting")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                   help="run and report only these of the profile's seeds (same jobs as the "
+                   "full profile; the report says it is a subset)")
+
+
 def _progress_stream(args: argparse.Namespace) -> TextIO | None:
     return None if args.quiet else sys.stderr
 
@@ -145,13 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quick: repeat-copy-4 / staggered-4; paper: T1 / T2")
     i.add_argument("--out", default=None,
                    help="output directory (default: results/table1-<profile>/input-phase)")
-    i.add_argument("--aggregate-only", action="store_true", help="train nothing")
-    i.add_argument("--reverify", action="store_true",
-                   help="verify every finished run again with the current verifier (no "
-                   "training) before reporting")
-    i.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
-                   help="run and report only these of the profile's seeds (same jobs as the "
-                   "full profile; the report says it is a subset)")
+    _add_subset_options(i)
     _add_cluster_options(i)
     i.set_defaults(func=_cmd_input_phase)
 
@@ -161,13 +166,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quick: N_h 64, 20,000 steps, seeds 1-3 (the paper's recipe)")
     c.add_argument("--out", default=None, help="output directory (default: results/cells-"
                    "<profile>)")
-    c.add_argument("--aggregate-only", action="store_true", help="train nothing")
-    c.add_argument("--reverify", action="store_true",
-                   help="verify every finished run again with the current verifier (no "
-                   "training) before reporting")
-    c.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
-                   help="run and report only these of the profile's seeds (same jobs as the "
-                   "full profile)")
+    _add_subset_options(c)
     c.add_argument("--cells", nargs="+", default=None, metavar="CELL",
                    help="run and report only these of the profile's cells (rnn lstm gru lru)")
     _add_cluster_options(c)
