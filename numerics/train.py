@@ -80,8 +80,8 @@ class _StopFlag:
 
 
 def _run_files(out: Path) -> list[Path]:
-    """What a directory holds, apart from its lock file."""
-    return [p for p in out.iterdir() if p.name != runlock.LOCK_FILE]
+    """What a directory holds, apart from its lock (and a competing writer's lock file)."""
+    return [p for p in out.iterdir() if not runlock.is_lock_file(p.name)]
 
 
 def _check_out_dir(config: TrainConfig, out: Path, resume: bool, fresh: bool = False

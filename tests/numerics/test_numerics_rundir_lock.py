@@ -4,12 +4,14 @@ interrupted extension, and resuming needs a checkpoint."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -144,3 +146,42 @@ def test_resume_without_a_checkpoint_is_an_error(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "no checkpoint to resume from" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_a_lock_is_never_seen_without_its_holder(tmp_path) -> None:
+    """The lock appears with its content in one step: a competitor reading it while it is being
+    taken sees the holder, never an empty file (CI once saw 'an unknown process' here)."""
+    stop = threading.Event()
+    empty_reads = []
+
+    def compete() -> None:
+        while not stop.is_set():
+            if runlock.holder(tmp_path) == {}:
+                empty_reads.append(1)
+
+    reader = threading.Thread(target=compete)
+    reader.start()
+    try:
+        for _ in range(2000):
+            runlock.acquire(tmp_path)
+            runlock.release(tmp_path)
+    finally:
+        stop.set()
+        reader.join()
+    assert not empty_reads, f"{len(empty_reads)} reads of an empty lock"
+    assert list(tmp_path.iterdir()) == []  # no private file left behind
+
+
+def test_a_filesystem_without_hard_links_still_gets_a_lock(tmp_path, monkeypatch) -> None:
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(runlock.os, "link", no_links)
+    runlock.acquire(tmp_path)
+    assert runlock.holder(tmp_path)["pid"] == os.getpid()
+    with pytest.raises(runlock.RunLockedError, match="locked by process"):
+        monkeypatch.setattr(runlock.os, "getpid", lambda: 1)  # another writer of this host
+        runlock.acquire(tmp_path)
+    monkeypatch.undo()
+    runlock.release(tmp_path)
+    assert list(tmp_path.iterdir()) == []
