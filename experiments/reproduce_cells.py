@@ -128,6 +128,7 @@ def _cell_rows(runs: list[dict[str, Any]], settings: dict[str, Any]) -> list[dic
                 "state_offset_share": values("state_offset_share"),
                 "effective_step": values("effective_step"),
                 "lyapunov_1": values("lyapunov_1"),
+                "lru_mode_distance": values("lru_mode_distance"),
             })
     return rows
 
@@ -155,8 +156,9 @@ def cells_markdown(doc: dict[str, Any]) -> str:
         "with seed 0 at H = 200.  'Solved': sign accuracy >= "
         f"{SOLVED_ACCURACY} at H = 200.  Numbers: mean over the finished seeds (min..max).", "",
         "| cell | task | seeds done | theory (LTI) | solved | effective holds | linear holds | "
-        "acc. H=200 | embedding R^2 | affine R^2 | offset share | step error | top Lyapunov |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "acc. H=200 | embedding R^2 | affine R^2 | offset share | step error | top Lyapunov | "
+        "LRU mode distance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["cells"]:
         n = r["seeds_done"]
@@ -165,8 +167,13 @@ def cells_markdown(doc: dict[str, Any]) -> str:
             f"{r['solved']}/{n} | {r['effective_holds']}/{n} | {r['linear_holds']}/{n} | "
             f"{_span(r['accuracy_h200'])} | {_span(r['embedding_r2'])} | "
             f"{_span(r['embedding_r2_affine'])} | {_span(r['state_offset_share'])} | "
-            f"{_span(r['effective_step'])} | {_span(r['lyapunov_1'])} |")
-    lines += ["", "## Runs", "",
+            f"{_span(r['effective_step'])} | {_span(r['lyapunov_1'])} | "
+            f"{_span(r['lru_mode_distance'])} |")
+    lines += ["", "'LRU mode distance': the distance of each of the LRU's modes from the nearest "
+              "predicted eigenvalue, weighted by the mode's share of the output-phase state "
+              "(`verify.cell_subject.lru_mode_descriptors`; solvable tasks only): a mode that "
+              "far off turns against the window by about that much per step.", "",
+              "## Runs", "",
               "| cell | task | seed | status | acc. H=200 | effective | linear | linear key = "
               "value | key |", "|---|---|---|---|---|---|---|---|---|"]
     for r in doc["runs"]:

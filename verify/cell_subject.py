@@ -41,7 +41,7 @@ from emt.theory.tasks import TaskSpec
 from emt.verify.subject import strip_module_prefix
 
 __all__ = ["cell_of_arrays", "load_cell_npz", "load_keras_cell", "verify_cell",
-           "embedding_descriptors",
+           "embedding_descriptors", "lru_mode_descriptors",
            "LRU_MARKOV_LAGS"]
 
 _KERAS_GRU_ORDER = (1, 0, 2)  # Keras z, r, h -> ours r, z, n: take Keras block 1, 0, 2
@@ -274,7 +274,33 @@ def _lru_checks(weights: CellWeights, task: TaskSpec, tols: Mapping[str, float],
         f"min({tols['linear.lru_spectrum']:g}, half the smallest gap between distinct predicted "
         f"eigenvalues)",
         {"max_modulus": finite(float(np.max(np.abs(eig))))}))
-    return checks, {"lru_max_modulus": float(np.max(np.abs(lam)))}
+    return checks, {"lru_max_modulus": float(np.max(np.abs(lam))),
+                    **lru_mode_descriptors(lam, B, pred, task.s)}
+
+
+def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
+                         s: int) -> dict[str, float]:
+    """How far the LRU's own modes sit from the predicted spectrum (a descriptor: it explains an
+    effective-claim verdict, never gates one).
+
+    ``lru_mode_distance``: the mean over the modes of the diagonal ``Lambda`` of the distance
+    from ``lambda_i`` to the nearest predicted eigenvalue or its conjugate (``y = Re(C h)`` lets
+    one complex mode serve a conjugate pair), weighted by the mode's expected output-phase state
+    power for i.i.d. +-1 inputs: ``||B_i||^2 sum_{k<s} |lambda_i|^(2k)`` after the input phase,
+    ``|lambda_i|^(2t)`` of it ``t`` steps later, summed over ``t = 1 .. 2 s`` (the span the
+    embedding is fitted on).  The Ho-Kalman reduction judges the input-output map, and a cluster
+    of modes around one predicted eigenvalue can realise it over the task's horizon; the state
+    holds the modes one by one, and a mode ``delta`` off its eigenvalue turns by about ``delta``
+    per step against the window, so over the fitted ``2 s`` steps the state leaves any fixed
+    linear image of the window by about ``2 s delta`` of its size (more over the loaded state's
+    ``H`` steps)."""
+    mags = np.abs(lam) ** 2
+    power = np.sum(np.abs(B) ** 2, axis=1) * np.array(
+        [np.sum(m ** np.arange(s)) * np.sum(m ** np.arange(1, 2 * s + 1)) for m in mags])
+    distance = np.minimum(np.abs(lam[:, None] - predicted[None, :]),
+                          np.abs(lam[:, None] - np.conj(predicted)[None, :])).min(axis=1)
+    total = float(np.sum(power))
+    return {"lru_mode_distance": float(np.sum(power * distance) / total) if total > 0 else 0.0}
 
 
 def distinct_gap(eigenvalues: np.ndarray, same: float = 1e-9) -> float:

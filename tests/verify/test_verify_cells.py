@@ -59,6 +59,32 @@ def test_constructed_lru_passes_and_fails_where_the_theory_says() -> None:
     assert not effective_passed(unsolvable)
 
 
+def test_lru_mode_distance_weighs_each_modes_distance_by_its_state_power() -> None:
+    lru = lru_circuit("repeat-copy-4")
+    on = verify_cell(lru, get("repeat-copy-4"), horizon=H).metrics["descriptors"]
+    assert on["lru_mode_distance"] < 1e-12  # every mode on its eigenvalue
+    # every other mode moved 0.1 off its eigenvalue (a 4th root of unity; the next one is 1.4
+    # away): the distance is 0.1 times the moved modes' share of the state power, here
+    # simulated (random +-1 windows, power per mode over the 2 s fitted steps)
+    arrays = dict(lru.arrays)
+    lam = arrays["lam_re"] + 1j * arrays["lam_im"]
+    moved_modes = np.arange(lam.size) % 2 == 0
+    moved = lam * np.where(moved_modes, 0.9, 1.0)
+    arrays["lam_re"], arrays["lam_im"] = moved.real, moved.imag
+    report = verify_cell(CellWeights("lru", arrays), get("repeat-copy-4"), horizon=H)
+    B = arrays["B_re"] + 1j * arrays["B_im"]
+    rng = np.random.default_rng(0)
+    h = np.zeros((20000, moved.size), complex)
+    for u in rng.choice([-1.0, 1.0], size=(4, 20000, 4)):
+        h = moved * h + u @ B.T
+    power = sum(np.mean(np.abs(h * moved ** t) ** 2, axis=0) for t in range(1, 9))
+    share = power[moved_modes].sum() / power.sum()
+    assert 0.1 < share < 0.5  # |0.9 lambda| < 1: the moved modes hold less than half
+    assert report.metrics["descriptors"]["lru_mode_distance"] == pytest.approx(0.1 * share,
+                                                                              abs=0.001)
+    assert not effective_passed(report)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lru"])
 def test_untrained_cells_fail_the_effective_claim(cell: str) -> None:
     w = cell_weights_from_params(cell, init_cell_params(cell, 32, 4, seed=3))
