@@ -92,6 +92,8 @@ def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
         "linear_detail": lin.get("detail", ""), "lyapunov_1": desc.get("lyapunov_1"),
         "embedding_r2_affine": desc.get("embedding_r2_affine"),
         "state_offset_share": desc.get("state_offset_share"),
+        "affine_step_error": desc.get("affine_step_error"),
+        "affine_loaded_accuracy": desc.get("affine_loaded_accuracy"),
         "lru_mode_distance": desc.get("lru_mode_distance"),
     }
 

@@ -63,6 +63,7 @@ from emt.verify.embedding import (
     EmbeddingFit,
     drive,
     fit_embedding,
+    held_out_r2,
     probe_dynamics,
     random_windows,
     sequence_windows,
@@ -196,17 +197,21 @@ class EffectiveAnalysis:
                              "noise_floor": f.noise,
                              "smallest_singular_value": f.signal[-1] if r else 0.0})
 
-    @cached_property
-    def step_error(self) -> float:
-        f = self.fit
-        z = f.z_heldout
+    def _step_error(self, A: np.ndarray, A_pinv: np.ndarray, b: np.ndarray) -> float:
+        """Relative RMS of ``A^+ (step(A z + b, 0) - b) - Phi_r z`` on the held-out windows."""
+        z = self.fit.z_heldout
         with np.errstate(all="ignore"):
-            nxt = self.model.step(z @ f.A.T, np.zeros((len(z), self.model.d_in)))
-            decoded = nxt @ f.A_pinv.T
+            nxt = self.model.step(z @ A.T + b, np.zeros((len(z), self.model.d_in)))
+            decoded = (nxt - b) @ A_pinv.T
             target = z @ self.live.phi_live.T
             err = float(np.linalg.norm(decoded - target)) / max(float(np.linalg.norm(target)),
                                                                 1e-300)
         return err if np.isfinite(err) else float("inf")
+
+    @cached_property
+    def step_error(self) -> float:
+        f = self.fit
+        return self._step_error(f.A, f.A_pinv, np.zeros(f.A.shape[0]))
 
     def check_step(self) -> CheckResult:
         name = "effective.step"
@@ -217,27 +222,32 @@ class EffectiveAnalysis:
                             f"relative RMS of Psi_eff^+ step(Psi_eff Pi w, 0) - Phi Pi w over "
                             f"{len(self.fit.z_heldout)} held-out windows")
 
-    @cached_property
-    def loaded(self) -> tuple[float, float, float]:
-        """``(sign accuracy, max_t tracking error, mean_t tracking error)`` of the loaded run."""
-        task, f, H = self.task, self.fit, self.horizon
+    def _loaded(self, A: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+        """``(sign accuracy, max_t tracking error, mean_t tracking error)`` of the model's own
+        run from ``x(s-1) = A C x + b`` for fresh windows ``x``."""
+        task, H = self.task, self.horizon
         s, d = task.s, task.d
         window = random_windows(task, LOADED_BATCH, self.seed, _LOADED_TAG)
         z0 = self.live.of_windows(window.reshape(LOADED_BATCH, s * d))
         with np.errstate(all="ignore"):
             states, y = rollout_dynamics(self.model, np.zeros((LOADED_BATCH, H, d)),
-                                         state_init=z0 @ f.A.T, keep=(TRACK_SEQUENCES, H))
+                                         state_init=z0 @ A.T + b, keep=(TRACK_SEQUENCES, H))
         target = continue_sequence(task, window, H)
         if not (np.all(np.isfinite(y)) and np.all(np.isfinite(states))):
             return 0.0, float("inf"), float("inf")
         acc = decided_sign_accuracy(y, target)
         w = sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
         with np.errstate(all="ignore"):  # overflowing norms read as an infinite error
-            predicted = self.live.of_windows(w) @ f.A.T
-            num = np.sqrt(np.sum((states - predicted) ** 2, axis=(0, 2)))
+            predicted = self.live.of_windows(w) @ A.T
+            num = np.sqrt(np.sum((states - b - predicted) ** 2, axis=(0, 2)))
             den = np.maximum(np.sqrt(np.sum(predicted**2, axis=(0, 2))), 1e-300)
             per_t = np.where(np.isfinite(num / den), num / den, np.inf)
         return acc, float(np.max(per_t)), float(np.mean(per_t))
+
+    @cached_property
+    def loaded(self) -> tuple[float, float, float]:
+        """``(sign accuracy, max_t tracking error, mean_t tracking error)`` of the loaded run."""
+        return self._loaded(self.fit.A, np.zeros(self.fit.A.shape[0]))
 
     def check_loaded_state(self) -> CheckResult:
         name = "effective.loaded_state"
@@ -308,6 +318,30 @@ class EffectiveAnalysis:
     def checks(self) -> list[CheckResult]:
         return [self.check_embedding(), self.check_step(), self.check_loaded_state(),
                 self.check_trajectory()]
+
+    @cached_property
+    def affine(self) -> dict[str, float]:
+        """The circuit read as an *affine* image of the window, ``x = A z + b`` (descriptors
+        only: the claim asks for ``b = 0``, which a bias-free Elman net's odd symmetry forces; a
+        gated cell can carry an even function of the +-1 inputs, a constant here).  Fitted with
+        an intercept on the same states; ``embedding_r2_affine`` (held-out),
+        ``affine_step_error`` (``A^+ (step(A z + b, 0) - b)`` against ``Phi_r z``),
+        ``affine_loaded_accuracy`` and ``affine_tracking_error`` (the loaded-state run from
+        ``A C x + b``; tracking ``|x(t) - b - A C w(t)| / |A C w(t)|``, max over t).  Empty when
+        the states are not finite."""
+        (z, x), (zh, xh) = self.fit_data, self.heldout_data
+        if not (self.fit.finite and np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
+            return {}
+        with np.errstate(all="ignore"):
+            M = np.linalg.lstsq(np.c_[z, np.ones(len(z))], x, rcond=None)[0]
+            A, b = M[:-1].T, M[-1]
+            r2 = held_out_r2(xh - zh @ A.T - b, xh)
+            A_pinv = np.linalg.pinv(A)
+        if not (np.all(np.isfinite(M)) and np.all(np.isfinite(A_pinv))):
+            return {}
+        acc, worst, _mean = self._loaded(A, b)
+        return {"embedding_r2_affine": r2, "affine_step_error": self._step_error(A, A_pinv, b),
+                "affine_loaded_accuracy": acc, "affine_tracking_error": worst}
 
     # -- descriptors (verify.dynamics_descriptors) ------------------------------------------
     def lyapunov(self) -> np.ndarray:

@@ -223,8 +223,10 @@ def test_bad_cell_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
 
 
 def test_embedding_descriptors_separate_an_offset_from_a_linear_code() -> None:
-    """States = a linear code of the window plus a constant offset: the no-intercept R^2 is poor,
-    the affine one exact, and the offset share is what the offset contributes."""
+    """States = a linear code of the window plus a constant offset: the offset share is what the
+    offset contributes, the LSTM's halves get their own R^2 (no intercept and affine), and the
+    affine reading of the circuit (`EffectiveAnalysis.affine`, tested on a shifted circuit in
+    test_verify_effective) is passed on."""
     from types import SimpleNamespace
 
     from emt.verify.cell_subject import embedding_descriptors
@@ -232,16 +234,18 @@ def test_embedding_descriptors_separate_an_offset_from_a_linear_code() -> None:
     rng = np.random.default_rng(0)
     A, b = rng.standard_normal((6, 3)), 3.0 * np.ones(6)
     z, zh = rng.choice([-1.0, 1.0], (200, 3)), rng.choice([-1.0, 1.0], (100, 3))
-    analysis = SimpleNamespace(fit_data=(z, z @ A.T + b), heldout_data=(zh, zh @ A.T + b))
+    analysis = SimpleNamespace(fit_data=(z, z @ A.T + b), heldout_data=(zh, zh @ A.T + b),
+                               affine={"affine_step_error": 0.25})
     w = cell_weights_from_params("gru", init_cell_params("gru", 6, 3, seed=0))
     d = embedding_descriptors(analysis, w)
-    assert d["embedding_r2_affine"] > 1 - 1e-12
+    assert d["affine_step_error"] == 0.25
     xh = zh @ A.T + b
     np.testing.assert_allclose(d["state_offset_share"], np.sum(xh.mean(0) ** 2)
                                / np.mean(np.sum(xh ** 2, axis=1)))
     assert d["state_offset_share"] > 0.5
     lstm = cell_weights_from_params("lstm", init_cell_params("lstm", 3, 3, seed=0))
-    assert "embedding_r2_c_affine" in embedding_descriptors(analysis, lstm)
+    halves = embedding_descriptors(analysis, lstm)
+    assert halves["embedding_r2_c_affine"] > 1 - 1e-12 and halves["embedding_r2_c"] < 0.5
 
 
 def test_lru_spectrum_bound_is_capped_by_the_predicted_gap() -> None:

@@ -268,3 +268,40 @@ def test_lyapunov_exponents_of_the_fibonacci_circuit() -> None:
     lyap = [a.descriptors[f"lyapunov_{i}"] for i in range(1, 5)]
     assert lyap == pytest.approx([golden, golden, -golden, -golden], abs=0.05)
     assert a.descriptors["mean_gain"] == 1.0 and "linear" in a.notes["gain"]
+
+
+class ShiftedDynamics:
+    """The circuit around a shifted operating point: ``x = x_circuit + c`` (what a gated cell
+    that carries a constant can do); the step and readout undo the shift."""
+
+    cell = "rnn"
+
+    def __init__(self, weights: RNNWeights, offset: np.ndarray) -> None:
+        self.inner, self.c = ElmanDynamics(weights), offset
+        self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, len(offset)
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return self.inner.initial_state(batch) + self.c
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return self.inner.step(state - self.c, u) + self.c
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        return self.inner.readout(state - self.c)
+
+
+def test_the_affine_reading_finds_a_shifted_circuit_that_the_claim_refuses() -> None:
+    task = get("repeat-copy-4")
+    circuit = _circuit(task)
+    shifted = ShiftedDynamics(circuit, np.full(circuit.n_hidden, 3.0))
+    analysis = effective_analysis(shifted, task, resolve(), seed=0)
+    assert not all(c.passed for c in analysis.checks)  # the claim asks for x = A z, no constant
+    affine = analysis.affine
+    assert affine["embedding_r2_affine"] > 1 - 1e-9
+    assert affine["affine_step_error"] < 1e-9 and affine["affine_tracking_error"] < 1e-9
+    assert affine["affine_loaded_accuracy"] == 1.0
+    # and it is no free pass: an untrained net is no affine circuit either
+    untrained = effective_analysis(ElmanDynamics(init_weights(64, task.d, seed=0)), task,
+                                   resolve(), seed=0).affine
+    assert untrained["embedding_r2_affine"] < 0.95 and untrained["affine_step_error"] > 0.1
+    assert untrained["affine_loaded_accuracy"] < 0.95
