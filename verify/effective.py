@@ -42,7 +42,9 @@ Descriptors (never gate a verdict; `verify.dynamics_descriptors`): the mean gain
 the fraction of unit-samples with ``|x| > 0.9`` on the reachable states (Elman tanh cells only,
 where the state is a tanh output; otherwise absent with the reason in
 `EffectiveAnalysis.notes`), and the top ``min(8, r)`` Lyapunov exponents (natural log per step)
-along output-phase trajectories started at driven states ``x(t0)``.
+along output-phase trajectories started at driven states ``x(t0)``.  ``affine``: the same
+embedding, step and loaded run for the circuit read as ``x = A z + b`` (the cells' reports carry
+it; a shifted operating point, which the claim does not allow).
 """
 
 from __future__ import annotations
