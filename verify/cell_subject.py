@@ -300,7 +300,9 @@ def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
     distance = np.minimum(np.abs(lam[:, None] - predicted[None, :]),
                           np.abs(lam[:, None] - np.conj(predicted)[None, :])).min(axis=1)
     total = float(np.sum(power))
-    return {"lru_mode_distance": float(np.sum(power * distance) / total) if total > 0 else 0.0}
+    # no state power at all (B = 0): the state holds nothing, and no distance is defined
+    return {"lru_mode_distance": float(np.sum(power * distance) / total) if total > 0
+            else float("nan")}
 
 
 def distinct_gap(eigenvalues: np.ndarray, same: float = 1e-9) -> float:

@@ -83,6 +83,10 @@ def test_lru_mode_distance_weighs_each_modes_distance_by_its_state_power() -> No
     assert report.metrics["descriptors"]["lru_mode_distance"] == pytest.approx(0.1 * share,
                                                                               abs=0.001)
     assert not effective_passed(report)
+    from emt.verify.cell_subject import lru_mode_descriptors
+
+    silent = lru_mode_descriptors(lam, np.zeros_like(B), lam, 4)  # B = 0: the state is empty
+    assert np.isnan(silent["lru_mode_distance"])
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lru"])
