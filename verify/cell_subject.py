@@ -258,15 +258,28 @@ def _lru_checks(weights: CellWeights, task: TaskSpec, tols: Mapping[str, float],
     B = weights.arrays["B_re"] + 1j * weights.arrays["B_im"]
     C = weights.arrays["C_re"] + 1j * weights.arrays["C_im"]
     L = task.n_slots + LRU_MARKOV_LAGS
-    markov = [np.real((C * lam ** (k + 1)) @ B) for k in range(2 * L + 1)]
-    eig = ho_kalman_spectrum(markov, real.order)
     pred = real.eigenvalues
-    cost = np.abs(eig[:, None] - pred[None, :])
-    rows, cols = linear_sum_assignment(cost)
-    err = float(cost[rows, cols].max())
     # as for spectrum.phase: never above half the smallest distance between distinct predicted
     # eigenvalues, or an eigenvalue matched to the wrong neighbour could pass
     tol = min(tols["linear.lru_spectrum"], distinct_gap(pred) / 2)
+    with np.errstate(all="ignore"):  # an exploding LRU is judged, not warned about
+        markov = [np.real((C * lam ** (k + 1)) @ B) for k in range(2 * L + 1)]
+        descriptors = {"lru_max_modulus": float(np.max(np.abs(lam))),
+                       **lru_mode_descriptors(lam, B, pred, task.s)}
+    try:
+        if not all(np.all(np.isfinite(m)) for m in markov):
+            raise ValueError(f"its impulse response overflows within {2 * L + 1} lags (max "
+                             f"|lambda| {descriptors['lru_max_modulus']:.3g})")
+        eig = ho_kalman_spectrum(markov, real.order)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        # a model that has no order-n realisation fails the check; it is not bad input
+        checks.append(CheckResult(
+            "linear.lru_spectrum", subject, finite(float("inf")), tol, "<=", False,
+            f"no order-{real.order} Ho-Kalman reduction of the trained LRU: {exc}"))
+        return checks, descriptors
+    cost = np.abs(eig[:, None] - pred[None, :])
+    rows, cols = linear_sum_assignment(cost)
+    err = float(cost[rows, cols].max())
     checks.append(CheckResult(
         "linear.lru_spectrum", subject, finite(err), tol, "<=", bool(err <= tol),
         f"max distance between the {real.order} eigenvalues of the trained LRU's order-"
@@ -274,8 +287,7 @@ def _lru_checks(weights: CellWeights, task: TaskSpec, tols: Mapping[str, float],
         f"min({tols['linear.lru_spectrum']:g}, half the smallest gap between distinct predicted "
         f"eigenvalues)",
         {"max_modulus": finite(float(np.max(np.abs(eig))))}))
-    return checks, {"lru_max_modulus": float(np.max(np.abs(lam))),
-                    **lru_mode_descriptors(lam, B, pred, task.s)}
+    return checks, descriptors
 
 
 def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
@@ -300,9 +312,10 @@ def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
     distance = np.minimum(np.abs(lam[:, None] - predicted[None, :]),
                           np.abs(lam[:, None] - np.conj(predicted)[None, :])).min(axis=1)
     total = float(np.sum(power))
-    # no state power at all (B = 0): the state holds nothing, and no distance is defined
-    return {"lru_mode_distance": float(np.sum(power * distance) / total) if total > 0
-            else float("nan")}
+    # no state power at all (B = 0): the state holds nothing, and no distance is defined; an
+    # exploding LRU (infinite power) has none either
+    value = float(np.sum(power * distance) / total) if total > 0 else float("nan")
+    return {"lru_mode_distance": value if np.isfinite(value) else float("nan")}
 
 
 def distinct_gap(eigenvalues: np.ndarray, same: float = 1e-9) -> float:

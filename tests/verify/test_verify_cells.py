@@ -89,6 +89,24 @@ def test_lru_mode_distance_weighs_each_modes_distance_by_its_state_power() -> No
     assert np.isnan(silent["lru_mode_distance"])
 
 
+@pytest.mark.parametrize(("lam", "b_scale", "why"), [
+    (0.5, 0.0, "Hankel rank below 16"),  # B = 0: no impulse response at all
+    (1e30, 1.0, "overflows"),  # an exploding LRU
+])
+def test_an_lru_without_a_realisation_fails_the_spectrum_check_not_the_run(
+        lam: float, b_scale: float, why: str) -> None:
+    """A valid LRU whose impulse response has no order-n reduction is a model that fails
+    (exit 1), not bad input (exit 2) and not a traceback."""
+    rng = np.random.default_rng(0)
+    arrays = {"lam_re": np.full(16, lam), "lam_im": np.zeros(16),
+              "B_re": b_scale * rng.standard_normal((16, 4)), "B_im": np.zeros((16, 4)),
+              "C_re": rng.standard_normal((4, 16)), "C_im": np.zeros((4, 16))}
+    report = verify_cell(CellWeights("lru", arrays), get("repeat-copy-4"), horizon=H)
+    check = report.check("linear.lru_spectrum")
+    assert check.passed is False and why in check.detail
+    assert not report.passed and report.exit_code == 1
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lru"])
 def test_untrained_cells_fail_the_effective_claim(cell: str) -> None:
     w = cell_weights_from_params(cell, init_cell_params(cell, 32, 4, seed=3))
