@@ -185,7 +185,7 @@ def count_modes(eigs: np.ndarray, floor: float, gap: float) -> ModeCount:
     if above_floor == 0:
         return ModeCount(0, "threshold", 0.0)
     nxt = np.append(m[1:], 0.0)[:above_floor]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # huge moduli: an infinite ratio
         ratios = np.where(nxt > 0, m[:above_floor] / np.maximum(nxt, 1e-300), np.inf)
     k = int(np.argmax(ratios))
     if ratios[k] >= gap:
