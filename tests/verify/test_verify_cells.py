@@ -282,3 +282,21 @@ def test_lru_spectrum_bound_is_capped_by_the_predicted_gap() -> None:
     assert np.isclose(distinct_gap(close), abs(1 - np.exp(0.04j)))
     assert distinct_gap(close) / 2 < 0.05
     assert distinct_gap(np.array([1.0])) == float("inf")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_cell_whose_linearisation_overflows_is_one_line(cell: str, tmp_path,
+                                                                capsys) -> None:
+    """Weights of 1e300: the linearised net's readout observations overflow, which the Elman
+    path refuses as input it cannot judge (exit 2); one line on stderr, no warning."""
+    w = cell_weights_from_params(cell, init_cell_params(cell, 8, 4, seed=0))
+    path = tmp_path / f"{cell}.npz"
+    CellWeights(cell, {k: v * 1e300 for k, v in w.arrays.items()}).save_npz(path)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["verify", str(path), "--task", "repeat-copy-4", "--claim", "both"]) == 2
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "overflow" in err, err
