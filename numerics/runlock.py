@@ -6,7 +6,7 @@ first; a second one gets a ``RunLockedError`` (a ``ValueError``: exit status 2) 
 holder.
 
 The lock holds one JSON line ``{"pid", "host", "since"}``.  It appears with its content in one
-step: the line is written to a private file ``.lock.<pid>.tmp`` first, which is then hard-linked
+step: the line is written to a private file ``.lock.<pid>-<thread>.tmp`` first, then hard-linked
 to ``.lock`` (``link`` fails if the name exists: atomic on local and NFSv3+ filesystems).  A
 lock created empty and filled afterwards would let a competitor that reads it in between see
 "an unknown process" instead of the holder.  A lock is *stale* when its host is this
