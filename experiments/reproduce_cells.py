@@ -178,7 +178,7 @@ def cells_markdown(doc: dict[str, Any]) -> str:
               "and the sign accuracy at H = 200 of the model's own run loaded from A C x + b.",
               "", "'LRU mode distance': the distance of each of the LRU's modes from the nearest "
               "predicted eigenvalue, weighted by the mode's share of the output-phase state "
-              "(`verify.cell_subject.lru_mode_descriptors`; solvable tasks only): a mode that "
+              "(`verify.lru_checks.lru_mode_descriptors`; solvable tasks only): a mode that "
               "far off turns against the window by about that much per step.", "",
               "## Runs", "",
               "| cell | task | seed | status | acc. H=200 | effective | linear | linear key = "

@@ -83,7 +83,7 @@ def test_lru_mode_distance_weighs_each_modes_distance_by_its_state_power() -> No
     assert report.metrics["descriptors"]["lru_mode_distance"] == pytest.approx(0.1 * share,
                                                                               abs=0.001)
     assert not effective_passed(report)
-    from emt.verify.cell_subject import lru_mode_descriptors
+    from emt.verify.lru_checks import lru_mode_descriptors
 
     silent = lru_mode_descriptors(lam, np.zeros_like(B), lam, 4)  # B = 0: the state is empty
     assert np.isnan(silent["lru_mode_distance"])
@@ -274,7 +274,7 @@ def test_lru_spectrum_bound_is_capped_by_the_predicted_gap() -> None:
     """The LRU spectrum bound never exceeds half the gap between distinct predicted eigenvalues:
     for the 4th roots of unity (repeated) the gap is sqrt(2); for eigenvalues 0.04 apart the cap
     (0.02) is below the 0.05 default, so a mode matched to its neighbour cannot pass."""
-    from emt.verify.cell_subject import distinct_gap
+    from emt.verify.lru_checks import distinct_gap
 
     roots = np.exp(2j * np.pi * np.arange(4) / 4)
     assert np.isclose(distinct_gap(np.repeat(roots, 4)), np.sqrt(2))
