@@ -34,7 +34,6 @@ import numpy as np
 
 from emt.numerics.cells import CELLS, CellWeights, cell_weights_from_params
 from emt.numerics.stacked import StackedMembers
-from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 __all__ = ["BatchedCellNet"]
 
@@ -119,26 +118,8 @@ class BatchedCellNet(StackedMembers):
             total = tf.reduce_sum(loss)  # member k's parameters enter loss[k] only
         hits = tf.cast(tf.equal(y >= 0, x_t >= 0), window.dtype) * mask
         acc = tf.reduce_sum(hits, axis=[0, 2, 3]) / count
-        grads = dict(zip(self.names, tape.gradient(total, params), strict=True))
-
-        def per_member(x: Any, like: Any) -> Any:  # (K,) broadcast against a (K, ...) array
-            return tf.reshape(x, tf.concat([[-1], tf.ones([like.shape.rank - 1], tf.int32)], 0))
-
-        # Global norm per member over all its parameters, and the scale exactly as
-        # tf.clip_by_global_norm computes it (clip * min(1/norm, 1/clip)).
-        sq = tf.add_n([tf.reduce_sum(tf.square(grads[n]), axis=list(range(1, grads[n].shape.rank)))
-                       for n in self.names])
-        scale = clip * tf.minimum(1.0 / tf.sqrt(sq), 1.0 / clip)
-        self.k.assign_add(tf.ones_like(self.k))
-        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
-        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
-        for n in self.names:
-            w = self.vars[n]
-            g = grads[n] * per_member(scale, w) + per_member(l2, w) * w  # L2 after the clip
-            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
-            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
-            w.assign_sub(per_member(lr, w) * (self.m[n] / per_member(bc1, w))
-                         / (tf.sqrt(self.v[n] / per_member(bc2, w)) + ADAM_EPS))
+        self._update(dict(zip(self.names, tape.gradient(total, params), strict=True)), lr,
+                     clip, l2)
         return loss, acc
 
     # -- members out ---------------------------------------------------------------------------

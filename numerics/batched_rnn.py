@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from emt.numerics.stacked import StackedMembers
-from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from emt.numerics.weights import RNNWeights
 
 __all__ = ["BatchedRNN", "STATE_NAMES", "step_flops"]
@@ -158,22 +157,8 @@ class BatchedRNN(StackedMembers):
 
     def _train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
                     l2: Any) -> tuple[Any, Any]:
-        tf = self.tf
         loss, acc, grads = self._loss_and_grads(window, target, horizons)
-        # Global norm per member over its three matrices, and the scale exactly as
-        # tf.clip_by_global_norm computes it (clip * min(1/norm, 1/clip)).
-        sq = tf.add_n([tf.reduce_sum(tf.square(grads[n]), axis=[1, 2]) for n in _NAMES])
-        scale = clip * tf.minimum(1.0 / tf.sqrt(sq), 1.0 / clip)
-        self.k.assign_add(tf.ones_like(self.k))
-        bc1 = (1.0 - tf.pow(ADAM_BETA1, self.k))[:, None, None]
-        bc2 = (1.0 - tf.pow(ADAM_BETA2, self.k))[:, None, None]
-        for n in _NAMES:
-            w = self.vars[n]
-            g = grads[n] * scale[:, None, None] + l2[:, None, None] * w  # L2 after the clip
-            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
-            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
-            w.assign_sub(lr[:, None, None] * (self.m[n] / bc1)
-                         / (tf.sqrt(self.v[n] / bc2) + ADAM_EPS))
+        self._update(grads, lr, clip, l2)  # clip, L2 and Adam per member (StackedMembers)
         return loss, acc
 
     # -- members out ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+
 __all__ = ["StackedMembers", "check_state_arrays"]
 
 
@@ -74,6 +76,31 @@ class StackedMembers:
     def _train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
                     l2: Any) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def _update(self, grads: dict[str, Any], lr: Any, clip: Any, l2: Any) -> None:
+        """Each member's update from its gradients (``(K, ...)`` per parameter), as the
+        single-network step does it: global-norm clip over the member's own parameters (the
+        scale exactly as ``tf.clip_by_global_norm`` computes it, ``clip * min(1/norm,
+        1/clip)``), coupled L2 added after the clip, then PyTorch's Adam with the member's own
+        step count.  ``lr``, ``clip``, ``l2``: ``(K,)``."""
+        tf = self.tf
+
+        def per_member(x: Any, like: Any) -> Any:  # (K,) broadcast against a (K, ...) array
+            return tf.reshape(x, tf.concat([[-1], tf.ones([like.shape.rank - 1], tf.int32)], 0))
+
+        sq = tf.add_n([tf.reduce_sum(tf.square(grads[n]), axis=list(range(1, grads[n].shape.rank)))
+                       for n in self.names])
+        scale = clip * tf.minimum(1.0 / tf.sqrt(sq), 1.0 / clip)
+        self.k.assign_add(tf.ones_like(self.k))
+        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
+        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
+        for n in self.names:
+            w = self.vars[n]
+            g = grads[n] * per_member(scale, w) + per_member(l2, w) * w  # L2 after the clip
+            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
+            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
+            w.assign_sub(per_member(lr, w) * (self.m[n] / per_member(bc1, w))
+                         / (tf.sqrt(self.v[n] / per_member(bc2, w)) + ADAM_EPS))
 
     @property
     def size(self) -> int:
