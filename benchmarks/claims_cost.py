@@ -32,10 +32,10 @@ def _subjects(task):
 
 
 def stages(weights, task) -> dict[str, float]:
-    """CPU seconds of each stage of `verify.api.verify_weights` plus the figures."""
-    from emt.verify.api import effective_of
+    """CPU seconds of each stage of `verify.judge.verify_weights` plus the figures."""
     from emt.verify.checks import Context, run_checks
-    from emt.verify.descriptors import linear_descriptors
+    from emt.verify.judge import effective_of
+    from emt.verify.linear_descriptors import linear_descriptors
     from emt.verify.tolerances import resolve
 
     out = {}
@@ -52,7 +52,7 @@ def stages(weights, task) -> dict[str, float]:
     analysis.checks  # noqa: B018
     analysis.descriptors  # noqa: B018
     out["effective checks + descriptors"] = time.process_time() - clock
-    from emt.verify.api import verify_weights
+    from emt.verify.judge import verify_weights
 
     report = verify_weights(weights, task)
     clock = time.process_time()
@@ -62,7 +62,7 @@ def stages(weights, task) -> dict[str, float]:
 
 
 def main() -> None:
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["repeat-copy-4", "T2"])

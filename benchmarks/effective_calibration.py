@@ -50,7 +50,7 @@ def main() -> int:
     from emt.numerics.rundir import load_run
     from emt.numerics.weights import RNNWeights
     from emt.theory.circuit import Circuit, random_psi
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     runs = sorted((ROOT / "results" / "table1-quick" / "runs").glob("*/run"))
     runs += sorted((ROOT / "results" / "input-phase-paper" / "runs").glob("*/run"))

@@ -4,9 +4,9 @@
         [--task repeat-copy-4] [--horizon 100] [--rounds 3] [--window 5]
 
 Measures model-steps/s (networks trained per second) of
-  single   `numerics.cell_tf.CellNet`, one network, 1 process x 1 thread (as `emt train`)
-  group    `numerics.batched_cell.BatchedCellNet`, K networks, 1 process x all cores (as
-           `emt train --seeds`, `numerics.batched.group_threads`)
+  single   `numerics.step_cell.CellNet`, one network, 1 process x 1 thread (as `emt train`)
+  group    `numerics.group_step_cell.BatchedCellNet`, K networks, 1 process x all cores (as
+           `emt train --seeds`, `numerics.group.group_threads`)
 each step as the training loops run it: fresh batches from seeded generators (K of them for
 the group, padded into one array), the compiled step, the loss and accuracy read back.  Batch
 64, Adam lr 1e-3, clip 1.0, every member at the one horizon.  Each setting runs in a fresh
@@ -31,11 +31,11 @@ BATCH = 64
 def _worker(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from emt.numerics.batched import group_threads
-    from emt.numerics.cells import init_cell_params
+    from emt.core.threads import limit_threads
+    from emt.numerics.cell_models import init_cell_params
     from emt.numerics.data import make_batch
-    from emt.numerics.threads import limit_threads
-    from emt.theory.tasks import get
+    from emt.numerics.group import group_threads
+    from emt.theory.registry import get
 
     task = get(args.task)
     K, H = args.k, args.horizon
@@ -43,7 +43,7 @@ def _worker(args: argparse.Namespace) -> dict:
     limit_threads(threads)
     params = [init_cell_params(args.cell, args.hidden, task.d, seed) for seed in range(1, K + 1)]
     if args.worker == "single":
-        from emt.numerics.cell_tf import CellNet
+        from emt.numerics.step_cell import CellNet
 
         net = CellNet(args.cell, params[0], task.s, lr=1e-3, clip=1.0, l2=0.0)
         rng = np.random.default_rng(0)
@@ -56,7 +56,7 @@ def _worker(args: argparse.Namespace) -> dict:
     else:
         from group_throughput import group_step  # this file's folder is on sys.path
 
-        from emt.numerics.batched_cell import BatchedCellNet
+        from emt.numerics.group_step_cell import BatchedCellNet
 
         group = group_step(BatchedCellNet(args.cell, params, task.s), task, H)
 

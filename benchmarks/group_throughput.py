@@ -7,12 +7,12 @@ The group-training comparison measures aggregate model-steps/s on the whole mach
 side by side in interleaved rounds of fixed time windows, every setting in fresh worker processes
 started together and released at once (so concurrent processes measure the same seconds):
   ours single   the one-network step, 1 process x 1 thread, and one process per core (summed)
-  ours K        `numerics.batched_rnn.BatchedRNN` with K = 1, 4, 8, 16, 32 networks, as
+  ours K        `numerics.group_step_rnn.BatchedRNN` with K = 1, 4, 8, 16, 32 networks, as
                 1 process x 1 thread, 1 process x all cores, and one 1-thread process per core
   torch         the PyTorch reference, 1 process x 1 thread and one 1-thread process per core
 plus the single-thread float32 matmul rate (1024^3, TensorFlow) for the FLOP ceiling, and the
 peak RSS of each worker after each K (K ascending).  ``--memory N`` instead trains one group of
-8 networks for N steps with the real loop (`numerics.batched.train_group`) and prints its RSS
+8 networks for N steps with the real loop (`numerics.group.train_group`) and prints its RSS
 every N/10 steps.
 
 Model (the constants of `train_throughput.py`): N_h 128, s = d = 8 (task T1), batch 64, H = 100
@@ -48,7 +48,7 @@ def _rss_mib() -> float:
 
 def group_step(net, task, horizon: int) -> Callable[[], None]:
     """One step of a group net (`BatchedRNN` or `BatchedCellNet`, K = ``net.size`` members) as
-    `numerics.batched.train_group` runs it: K fresh batches from K generators, padded into one
+    `numerics.group.train_group` runs it: K fresh batches from K generators, padded into one
     array, the compiled step, the per-member results read back (every member at ``horizon``,
     Adam lr 1e-3, clip 1, no L2)."""
     from emt.numerics.data import make_batch
@@ -70,7 +70,7 @@ def group_step(net, task, horizon: int) -> Callable[[], None]:
 
 def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
     """`group_step` of K Elman networks of the paper's model, traced once."""
-    from emt.numerics.batched_rnn import BatchedRNN
+    from emt.numerics.group_step_rnn import BatchedRNN
     from emt.numerics.model import init_weights
 
     net = BatchedRNN([init_weights(N_HIDDEN, task.d, "tanh", seed) for seed in range(1, K + 1)],
@@ -83,7 +83,7 @@ def _batched_timer(task, K: int, horizon: int) -> Callable[[], None]:
 def _single_timer(task, horizon: int) -> Callable[[], None]:
     from emt.numerics.data import make_batch
     from emt.numerics.model import init_weights
-    from emt.numerics.tf_rnn import RawRNN
+    from emt.numerics.step_rnn import RawRNN
 
     net = RawRNN(init_weights(N_HIDDEN, task.d, "tanh", 1), task.s, lr=1e-3, clip=1.0, l2=0.0)
     rng = np.random.default_rng(0)
@@ -136,7 +136,7 @@ def worker(spec: dict) -> int:
     """One measuring process: build every timer of ``spec["methods"]`` (tracing), say "ready",
     wait for "go" on stdin, then run each method for ``spec["window"]`` seconds in order and
     print one JSON line: per method the steps, seconds, model-steps/s and peak RSS (MiB)."""
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     task = get(TASK)
     threads = int(spec["threads"])
@@ -148,7 +148,7 @@ def worker(spec: dict) -> int:
     else:
         import tensorflow as tf
 
-        from emt.numerics.threads import limit_threads
+        from emt.core.threads import limit_threads
 
         limit_threads(threads)
         tf.config.experimental.enable_op_determinism()
@@ -203,8 +203,8 @@ def _run_setting(kind: str, procs: int, threads: int, methods: list[str], window
 
 def machine(args: argparse.Namespace) -> int:
     """The side-by-side group-training comparison (see the module docstring)."""
-    from emt.numerics.batched_rnn import step_flops
-    from emt.theory.tasks import get
+    from emt.numerics.group_step_rnn import step_flops
+    from emt.theory.registry import get
 
     task = get(TASK)
     P = len(os.sched_getaffinity(0))
@@ -264,9 +264,9 @@ def memory(steps: int) -> int:
     """RSS of one group of 8 (N_h 128) over ``steps`` steps of the real group loop."""
     import threading
 
-    from emt.numerics.batched import train_group
+    from emt.numerics.group import train_group
     from emt.numerics.train import TrainConfig
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     samples: list[tuple[float, float]] = []
     stop = threading.Event()

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emt.experiments.reproduce import profile_text
+    from emt.experiments.reproduce_table1 import profile_text
     from emt.experiments.sweep import run_sweep
     from emt.experiments.sweep_config import parse_sweep_config
 

@@ -44,7 +44,7 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
 
 def signed_copy_task(s: int, d: int, seed: int) -> Any:
     """A random signed-copy task: output dim j copies a random window slot with a random sign."""
-    from emt.theory.tasks import TaskSpec
+    from emt.theory.taskspec import TaskSpec
 
     rng = np.random.default_rng(seed)
     F = sp.zeros(s * d, d)
@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
 
-    from emt.theory import tasks
-    from emt.theory.circuit import characteristic_polynomial, spectrum
+    from emt.theory import registry
+    from emt.theory.charpoly import characteristic_polynomial
     from emt.theory.documents import build_documents
-    from emt.theory.tasks import is_linearly_solvable
+    from emt.theory.solvability import is_linearly_solvable
+    from emt.theory.spectra import spectrum
 
     emt = Path(sys.executable).with_name("emt")
     results: dict[str, float] = {}
@@ -76,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                                    args.repeat)
     results["charpoly-32-closed-form"] = _best(
         lambda: characteristic_polynomial(big, method="closed"), args.repeat)
-    rc32 = tasks.repeat_copy(32, 32)  # every slot on a cycle: 1024 nonzero roots of unity
+    rc32 = registry.repeat_copy(32, 32)  # every slot on a cycle: 1024 nonzero roots of unity
     results["charpoly-32-repeat-copy"] = _best(lambda: (characteristic_polynomial(rc32),
                                                          spectrum(rc32)), args.repeat)
-    t2 = tasks.get("T2")
+    t2 = registry.get("T2")
     results["solvable-T2"] = _best(lambda: is_linearly_solvable(t2), args.repeat)
 
     spec = spectrum(big)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "" if target is None else f"< {target:g} s: {'ok' if ok else 'MISSED'}"
         print(f"{name:<26} {value:8.3f}  {verdict}")
     print(f"(s = d = 32 task: {spec.nonzero} nonzero eigenvalues of {big.n_slots}; "
-          f"{len(tasks.names())} registered tasks derived)")
+          f"{len(registry.names())} registered tasks derived)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0 if all(results[k] < v for k, v in TARGETS_S.items()) else 1

@@ -9,7 +9,7 @@ Model: N_h 128, s = d = 8 (task T1), batch 64, H = 100 (so 108 time steps), tanh
 Adam lr 1e-3, global-norm clip 1.0, MSE on the output phase, a fresh batch every step.
 
 Measured (steps/s, after a warm-up that includes tracing):
-  ours        `numerics.tf_rnn.RawRNN.train_step` (tf.function: scan recurrence, hand BPTT)
+  ours        `numerics.step_rnn.RawRNN.train_step` (tf.function: scan recurrence, hand BPTT)
   keras-step  the same step written around the Keras SimpleRNN model (tf.function + tape)
   keras-fit   `model.fit` on pre-generated batches, Adam(global_clipnorm=1.0)
   torch       torch.nn.RNN(tanh, bias=False) + Linear(bias=False), Adam, clip_grad_norm_, run in
@@ -87,7 +87,7 @@ def make_ours(task, horizon: int) -> Callable[[int], float]:
     """A timer for ``n`` of our steps (fresh batch each) -> seconds; traced on creation."""
     from emt.numerics.data import make_batch
     from emt.numerics.model import init_weights
-    from emt.numerics.tf_rnn import RawRNN
+    from emt.numerics.step_rnn import RawRNN
 
     net = RawRNN(init_weights(N_HIDDEN, task.d, "tanh", 1), task.s, lr=1e-3, clip=1.0, l2=0.0)
     rng = np.random.default_rng(0)
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from emt.numerics.threads import limit_threads
-    from emt.theory.tasks import get
+    from emt.core.threads import limit_threads
+    from emt.theory.registry import get
 
     task = get(TASK)
     limit_threads(args.threads)

@@ -36,7 +36,7 @@ def _subjects(tmp: Path, task_name: str) -> dict[str, Path]:
     from emt.numerics.model import init_weights
     from emt.numerics.weights import RNNWeights
     from emt.theory.circuit import Circuit, random_psi
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     task = get(task_name)
     c = Circuit(task, random_psi(task, N_HIDDEN, np.random.default_rng(0)))
@@ -77,7 +77,7 @@ def run_effective_only(tasks: list[str]) -> list[tuple[str, str, float, float, i
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
         for task_name in tasks:
-            from emt.theory.tasks import get
+            from emt.theory.registry import get
 
             task = get(task_name)
             for label, path in _subjects(Path(tmpdir), task_name).items():
@@ -106,8 +106,8 @@ def main() -> int:
     parser.add_argument("--effective", action="store_true",
                         help="time only the effective-circuit checks (run_effective)")
     args = parser.parse_args()
-    import emt.verify.api  # noqa: F401  -- import cost excluded from the timing
     import emt.verify.effective  # noqa: F401
+    import emt.verify.judge  # noqa: F401  -- import cost excluded from the timing
     import emt.verify.plots  # noqa: F401
 
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; load average "

@@ -10,7 +10,7 @@ One exit-status contract for every verb (a CI script can tell a crash from a fai
     1  the claim fails: a verification check, a derivation that drifted (`derive --check`), a
        sweep or reproduction whose runs or findings do not hold; never anything else
     2  bad input or an environment problem: a malformed or missing file, a value above a
-       limit (`emt.theory.limits`), an unwritable output, a locked run directory, a missing or
+       limit (`emt.core.limits`), an unwritable output, a locked run directory, a missing or
        unresponsive scheduler, memory exhausted.  One line on stderr; nothing is written
        (each command validates before writing)
     3  an internal error (a bug): a one-line summary on stderr; the traceback only with

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emt.numerics.cells import CellWeights, cell_dynamics
+from emt.numerics.cell_models import CellWeights, cell_dynamics
 from emt.numerics.dynamics import rollout_dynamics
-from emt.theory.tasks import get
+from emt.theory.registry import get
 from emt.verify.cell_subject import verify_cell
 from emt.verify.subject import load_subject
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from emt.theory.safe_io import check_output_path
+from emt.core.safe_io import check_output_path
 
 __all__ = ["register"]
 
@@ -68,7 +68,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
-    from emt.experiments.reproduce import load_profile, table1
+    from emt.experiments.reproduce_table1 import load_profile, table1
 
     load_profile(args.profile)  # validate before anything runs or is written
     out = check_output_path(Path(args.out) if args.out

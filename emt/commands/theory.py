@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from emt.core.atomic import atomic_write_text
 
 __all__ = ["register", "run_tasks", "run_derive", "task_summary", "write_documents",
            "compare_documents", "DEFAULT_OUT"]
@@ -55,13 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _selected_task(args: argparse.Namespace) -> Any:
-    from emt.theory import tasks
+    from emt.theory import task_files, taskspec
 
     if args.task is not None or args.task_file is not None:
-        return tasks.select(args.task, args.task_file)
+        return task_files.select(args.task, args.task_file)
     if args.ids is not None:
         s, d, *ids = args.ids
-        return tasks.from_ids(s, d, ids)
+        return taskspec.from_ids(s, d, ids)
     return None
 
 
@@ -70,8 +70,9 @@ def task_summary(task: Any) -> dict[str, Any]:
     polynomial (expanded and factored), nonzero eigenvalue count and linear solvability."""
     import numpy as np
 
-    from emt.theory.circuit import LAMBDA, spectrum
-    from emt.theory.tasks import is_linearly_solvable
+    from emt.theory.charpoly import LAMBDA
+    from emt.theory.solvability import is_linearly_solvable
+    from emt.theory.spectra import spectrum
 
     spec = spectrum(task)
     verdict = is_linearly_solvable(task)
@@ -94,18 +95,18 @@ def task_summary(task: Any) -> dict[str, Any]:
 def _registry_table() -> str:
     from tabulate import tabulate
 
-    from emt.theory import tasks
-    from emt.theory.circuit import spectrum
-    from emt.theory.tasks import is_linearly_solvable
+    from emt.theory import registry
+    from emt.theory.solvability import is_linearly_solvable
+    from emt.theory.spectra import spectrum
 
     rows = []
-    for name in tasks.names():
-        t = tasks.get(name)
+    for name in registry.names():
+        t = registry.get(name)
         rows.append([
             name, t.s, t.d, "" if t.ids is None else " ".join(map(str, t.ids)),
             f"{spectrum(t).nonzero}/{t.n_slots}",
             "yes" if is_linearly_solvable(t) else "no",
-            tasks.describe(name),
+            registry.describe(name),
         ])
     return tabulate(rows, headers=["name", "s", "d", "ids", "nonzero eig", "linear",
                                    "description"], tablefmt="github")
@@ -115,9 +116,9 @@ def run_tasks(args: argparse.Namespace) -> int:
     task = _selected_task(args)
     if task is None:
         if args.json:
-            from emt.theory import tasks
+            from emt.theory import registry
 
-            out = [task_summary(tasks.get(n)) for n in tasks.names()]
+            out = [task_summary(registry.get(n)) for n in registry.names()]
             print(json.dumps(out, indent=2))
         else:
             print(_registry_table())
@@ -152,21 +153,6 @@ def _validated_out(out: str) -> Path:
     return path
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename, so a killed run never
-    leaves a half-written document."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _existing_documents(out: Path) -> set[str]:
     if not out.is_dir():
         return set()
@@ -194,7 +180,7 @@ def write_documents(docs: dict[str, str], out: Path) -> list[str]:
     for rel, text in docs.items():
         target = out / rel
         if not target.exists() or target.read_bytes() != text.encode("utf-8"):
-            _atomic_write_text(target, text)
+            atomic_write_text(target, text)
             changed.append(rel)
     for rel in compare_documents(docs, out)["extra"]:
         if rel.startswith(("tasks/", "cells/")):
@@ -204,8 +190,8 @@ def write_documents(docs: dict[str, str], out: Path) -> list[str]:
 
 
 def run_derive(args: argparse.Namespace) -> int:
+    from emt.core.safe_io import check_output_path
     from emt.theory.documents import build_documents
-    from emt.theory.safe_io import check_output_path
 
     out = _validated_out(args.out)
     if not args.check:

@@ -7,7 +7,7 @@
     emt train ... --seeds 1 2 3 4 --out DIR     (one group: DIR/seed-1 ... DIR/seed-4)
     emt train --resume RUN_DIR [--steps N] [--quiet]
 
-``--seeds`` trains the seeds together as one group (`numerics.batched.train_group`: one
+``--seeds`` trains the seeds together as one group (`numerics.group.train_group`: one
 compiled step for all of them) and writes one ordinary run directory per seed, ``DIR/seed-N``,
 each as ``--seed N --out DIR/seed-N`` writes it.  Running the same command again resumes every
 unfinished member from its checkpoint (``--resume DIR/seed-N`` continues one member alone).
@@ -66,14 +66,14 @@ _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every", "cel
 
 
 def _load_task(args: argparse.Namespace):
-    from emt.theory import tasks
+    from emt.theory import task_files
 
-    return tasks.select(args.task, args.task_file)
+    return task_files.select(args.task, args.task_file)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from emt.core.safe_io import check_output_path
     from emt.numerics.train import TrainConfig, resume_run, train
-    from emt.theory.safe_io import check_output_path
 
     quiet = bool(args.quiet)
     if args.resume is not None:
@@ -115,7 +115,7 @@ def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from emt.numerics.batched import train_group
+    from emt.numerics.group import train_group
 
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:

@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-from emt.theory.limits import check_at_most
-from emt.theory.safe_io import check_output_path
+from emt.core.limits import check_at_most
+from emt.core.safe_io import check_output_path
 from emt.verify.basis import GROUNDINGS
 from emt.verify.claims import CHOICES
 from emt.verify.report import FORMATS, Report
@@ -77,9 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _task_from_args(args: argparse.Namespace):
-    from emt.theory import tasks
+    from emt.theory import task_files
 
-    return tasks.select(args.task, args.task_file)
+    return task_files.select(args.task, args.task_file)
 
 
 def _print_tolerances() -> int:
@@ -104,7 +104,7 @@ def _stems(subjects: list) -> list[str]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from emt.verify.api import verify_loaded
+    from emt.verify.judge import verify_loaded
     from emt.verify.subject import load_subject
     from emt.verify.tolerances import parse_overrides
 
@@ -153,9 +153,11 @@ def run_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     from emt.numerics.weights import RNNWeights
-    from emt.theory.circuit import Circuit, characteristic_polynomial, random_psi, spectrum
-    from emt.theory.tasks import get
-    from emt.verify.api import verify_weights
+    from emt.theory.charpoly import characteristic_polynomial
+    from emt.theory.circuit import Circuit, random_psi
+    from emt.theory.registry import get
+    from emt.theory.spectra import spectrum
+    from emt.verify.judge import verify_weights
 
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")

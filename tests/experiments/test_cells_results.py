@@ -1,4 +1,5 @@
-"""The committed cell results (`results/cells`): the table is what `experiments.cells` computes
+"""The committed cell results (`results/cells`): the table is what `experiments.cells_table`
+computes
 from the committed records, the records' verdicts are consistent with their numbers, and every
 committed trained cell fails the effective claim when judged against the wrong task."""
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emt.experiments.cells import cell_row, cells_markdown
-from emt.theory.tasks import get
+from emt.experiments.cells_table import cell_row, cells_markdown
+from emt.theory.registry import get
 from emt.verify.cell_subject import verify_cell
 from emt.verify.subject import load_subject
 
@@ -57,9 +58,9 @@ def test_committed_cells_quick_report_is_computed_from_its_records(monkeypatch) 
     run's verdicts agree with its report."""
     import json
 
+    from emt.core.safe_io import standard_json
     from emt.experiments.reproduce_cells import cells_document
     from emt.experiments.reproduce_cells import cells_markdown as quick_markdown
-    from emt.theory.safe_io import standard_json
 
     committed = json.loads((QUICK / "cells.json").read_text())
     assert committed["n_done"] >= 1

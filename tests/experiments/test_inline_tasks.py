@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from emt.experiments.sweep_config import parse_sweep_config
-from emt.theory.tasks import parse_task_table, repeat_copy
+from emt.theory.registry import repeat_copy
+from emt.theory.task_files import parse_task_table
 
 
 def _grid(task: dict) -> dict:

@@ -12,8 +12,8 @@ from emt.experiments.sweep_record import read_sweep_record
 from emt.numerics.run_record import read_run_record
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import get
-from emt.verify.api import verify_weights
+from emt.theory.registry import get
+from emt.verify.judge import verify_weights
 from emt.verify.report_record import read_report_record
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"

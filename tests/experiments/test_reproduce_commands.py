@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from emt.cli import main
-from emt.experiments.reproduce import load_profile
+from emt.experiments.reproduce_table1 import load_profile
 from emt.experiments.sweep_config import job_key, parse_sweep_config
 from emt.experiments.sweep_job import write_record
 from emt.numerics import rundir
 from emt.numerics.weights import RNNWeights
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 
 def test_profiles_are_the_papers_grid_and_its_reduction():

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-import emt.numerics.batched as batched_mod
+import emt.numerics.group as batched_mod
 
 
 @pytest.fixture()

@@ -6,8 +6,8 @@ import numpy as np
 
 from emt.numerics.data import make_batch, sign_accuracy
 from emt.numerics.model import init_weights
-from emt.numerics.tf_rnn import RawRNN
-from emt.theory.tasks import get
+from emt.numerics.step_rnn import RawRNN
+from emt.theory.registry import get
 
 
 def test_training_accuracy_equals_numpy_sign_accuracy() -> None:

@@ -1,4 +1,4 @@
-"""Group training (`numerics.batched`): a member trained in a group follows its single run, the
+"""Group training (`numerics.group`): a member trained in a group follows its single run, the
 curriculum and early stop are per member, finished members leave the group, run directories are
 ordinary run directories, a killed group resumes exactly, bad groups are refused.  Small nets."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from emt.numerics import rundir
-from emt.numerics.batched import train_group
+from emt.numerics.group import train_group
 from emt.numerics.train import TrainConfig, train
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 # A member and its single run compute the same float32 operations in a different order (batched
 # contractions, sums over padded steps that add exact zeros), so they differ by round-off:

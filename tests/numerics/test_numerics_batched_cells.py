@@ -1,4 +1,4 @@
-"""Group training of the LSTM, GRU and LRU (`numerics.batched_cell`): a member follows its single
+"""Group training of the LSTM, GRU and LRU (`numerics.group_step_cell`): a member follows its single
 run whatever the other members' horizons, a killed group resumes exactly and a member's
 checkpoint continues alone, every member learns, and a group mixing cells is refused.  Tiny
 nets (N_h 8-16, s = d = 3)."""
@@ -13,9 +13,9 @@ import pytest
 
 from emt.cli import main
 from emt.numerics import rundir
-from emt.numerics.batched import train_group
+from emt.numerics.group import train_group
 from emt.numerics.train import TrainConfig, train
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 # As for the Elman group (test_numerics_batched): a member and its single run differ by float32
 # round-off only (~3e-8 measured after 30 steps here), and one Adam step moves an entry by up

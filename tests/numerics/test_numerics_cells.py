@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emt.numerics.cells import (
+from emt.numerics.cell_models import (
     CellWeights,
     cell_dynamics,
     cell_weights_from_params,
@@ -17,7 +17,7 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lru"])
 def test_numpy_dynamics_equals_tf_forward(cell: str) -> None:
-    from emt.numerics.cell_tf import CellNet
+    from emt.numerics.step_cell import CellNet
 
     params = init_cell_params(cell, 8, 3, seed=2)
     net = CellNet(cell, params, s=2, lr=1e-3, clip=1.0, l2=0.0)
@@ -90,7 +90,7 @@ def test_npz_round_trip_and_errors(tmp_path) -> None:
 def test_train_records_the_cell_and_resumes(tmp_path) -> None:
     from emt.numerics import rundir
     from emt.numerics.train import TrainConfig, resume_run, train
-    from emt.theory.tasks import get
+    from emt.theory.registry import get
 
     config = TrainConfig(task=get("repeat-copy-3"), cell="gru", hidden=8, steps=6,
                          checkpoint_every=3, test_batches=1, seed=3)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from emt.numerics.train import TrainConfig, train
-from emt.theory.tasks import TaskSpec
+from emt.theory.taskspec import TaskSpec
 
 
 @pytest.mark.train

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emt.numerics.data import continue_sequence, make_batch, sign_accuracy
-from emt.theory import tasks
+from emt.theory import registry
 from emt.theory.circuit import Circuit, loaded_state_outputs, random_psi
 
 # Targets are float32; the numeric circuit is float64 with a well-conditioned Psi (cond < 1e6).
@@ -24,9 +24,9 @@ def circuit_outputs(task, batch) -> np.ndarray:
     return np.transpose(loaded_state_outputs(circuit, window, H), (2, 0, 1))
 
 
-@pytest.mark.parametrize("name", tasks.names())
+@pytest.mark.parametrize("name", registry.names())
 def test_targets_equal_loaded_state_circuit_outputs(name: str) -> None:
-    task = tasks.get(name)
+    task = registry.get(name)
     batch = make_batch(task, 5, 2 * task.s + 3, np.random.default_rng(11))
     np.testing.assert_allclose(batch.targets, circuit_outputs(task, batch), rtol=TARGET_RTOL,
                                atol=TARGET_ATOL)
@@ -34,13 +34,13 @@ def test_targets_equal_loaded_state_circuit_outputs(name: str) -> None:
 
 def test_the_comparison_fails_for_the_wrong_task() -> None:
     """The oracle can fail: repeat-copy data does not match the reverse-copy circuit."""
-    batch = make_batch(tasks.get("repeat-copy-4"), 5, 8, np.random.default_rng(1))
-    wrong = circuit_outputs(tasks.get("reverse-copy-4"), batch)
+    batch = make_batch(registry.get("repeat-copy-4"), 5, 8, np.random.default_rng(1))
+    wrong = circuit_outputs(registry.get("reverse-copy-4"), batch)
     assert not np.allclose(batch.targets, wrong, rtol=TARGET_RTOL, atol=TARGET_ATOL)
 
 
 def test_batch_layout_and_seeding() -> None:
-    task = tasks.get("repeat-copy-3")
+    task = registry.get("repeat-copy-3")
     b = make_batch(task, 4, 7, 5)
     assert b.inputs.shape == (4, 10, 3) and b.targets.shape == (4, 7, 3)
     assert b.inputs.dtype == np.float32 and b.targets.dtype == np.float32
@@ -56,14 +56,14 @@ def test_batch_layout_and_seeding() -> None:
     ({"rng": 1.5}, "seed"),
 ])
 def test_make_batch_rejects_bad_arguments(kwargs, message) -> None:
-    args = {"task": tasks.get("repeat-copy-3"), "batch_size": 2, "horizon": 3, "rng": 0}
+    args = {"task": registry.get("repeat-copy-3"), "batch_size": 2, "horizon": 3, "rng": 0}
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         make_batch(**args)
 
 
 def test_continue_sequence_and_sign_accuracy_validate() -> None:
-    task = tasks.get("repeat-copy-3")
+    task = registry.get("repeat-copy-3")
     with pytest.raises(ValueError, match="shape"):
         continue_sequence(task, np.zeros((2, 2, 3)), 4)
     with pytest.raises(ValueError, match="shape"):

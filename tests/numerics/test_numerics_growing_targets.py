@@ -8,7 +8,8 @@ import pytest
 
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import FLOAT32_MAX, continue_sequence, make_batch, target_bounds
-from emt.theory.tasks import TaskSpec, get
+from emt.theory.registry import get
+from emt.theory.taskspec import TaskSpec
 
 
 def test_fibonacci_targets_at_h200_are_finite_float64() -> None:

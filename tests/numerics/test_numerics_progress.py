@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from emt.numerics.progress import Progress
+from emt.core.progress import Progress
 
 
 def test_progress_draws_on_a_terminal_and_nothing_elsewhere() -> None:

@@ -16,9 +16,9 @@ from emt.numerics import rundir
 from emt.numerics.data import make_batch
 from emt.numerics.model import build_keras_model, init_weights
 from emt.numerics.rundir import load_run
-from emt.numerics.tf_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RawRNN
+from emt.numerics.step_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RawRNN
 from emt.numerics.train import TrainConfig, resume_run, train
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 # Keras' SimpleRNN and our scan compute the same float32 operations in a different order; the
 # differences are float32 round-off (~1e-7 relative), so 1e-5 absolute is a 100x margin for

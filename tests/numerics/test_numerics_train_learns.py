@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from emt.numerics.train import TrainConfig, train
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 # The bar: test sign accuracy at H = 200 (10 fresh batches of 64).
 LEARNED_ACCURACY = 0.99

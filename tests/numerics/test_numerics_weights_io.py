@@ -9,8 +9,9 @@ import stat
 import numpy as np
 import pytest
 
+from emt.core.atomic import atomic_write_bytes
 from emt.numerics.model import init_weights
-from emt.numerics.weights import RNNWeights, atomic_write_bytes
+from emt.numerics.weights import RNNWeights
 
 
 def test_npz_round_trip_is_exact(tmp_path) -> None:

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from emt.numerics.cells import cell_dynamics, cell_weights_from_params, init_cell_params
+from emt.numerics.cell_models import cell_dynamics, cell_weights_from_params, init_cell_params
 from emt.numerics.dynamics import rollout_dynamics
 from emt.numerics.simulate import rollout
 from emt.numerics.weights import RNNWeights
-from emt.theory import cells
+from emt.theory import cell_linearisation
 from emt.theory.charpoly import phi_numeric
-from emt.theory.tasks import get
+from emt.theory.registry import get
 
 
 def _fd_jacobian(model, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +36,7 @@ def _fd_jacobian(model, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
 def test_linearisation_matches_finite_differences(cell: str) -> None:
     w = cell_weights_from_params(cell, init_cell_params(cell, 6, 2, seed=4))
     J, B = _fd_jacobian(cell_dynamics(w))
-    W_uh, W_hh, W_hy = cells.linearised_triple(cell, w.arrays)
+    W_uh, W_hh, W_hy = cell_linearisation.linearised_triple(cell, w.arrays)
     n = 6
     if cell == "gru":
         np.testing.assert_allclose(J, W_hh, atol=1e-8)
@@ -62,15 +62,15 @@ def test_linearised_triple_is_the_small_signal_response(cell: str) -> None:
     u = np.random.default_rng(0).choice([-1.0, 1.0], size=(3, 10, 2))
     eps = 1e-4
     _, y_cell = rollout_dynamics(cell_dynamics(w), eps * u)
-    lin = RNNWeights(*cells.linearised_triple(cell, w.arrays), activation="linear")
+    lin = RNNWeights(*cell_linearisation.linearised_triple(cell, w.arrays), activation="linear")
     _, y_lin = rollout(lin, u)
     np.testing.assert_allclose(y_cell / eps, y_lin, atol=1e-3 * np.abs(y_lin).max())
 
 
 def test_symbolic_derivations_hold_and_a_wrong_claim_is_refused() -> None:
-    lstm = cells.lstm_derivation()
+    lstm = cell_linearisation.lstm_derivation()
     assert lstm.step("reduced recurrence").rhs.shape == (2, 2)
-    assert cells.gru_derivation().steps
+    assert cell_linearisation.gru_derivation().steps
     from emt.theory.derivation import Step
 
     J = lstm.step("Jacobian at the zero state").lhs
@@ -79,7 +79,7 @@ def test_symbolic_derivations_hold_and_a_wrong_claim_is_refused() -> None:
 
 
 def test_minimal_realisation_of_repeat_copy() -> None:
-    real = cells.minimal_realisation(get("repeat-copy-4"))
+    real = cell_linearisation.minimal_realisation(get("repeat-copy-4"))
     lam = sp.Symbol("lambda")
     assert real.order == 16
     assert sp.expand(real.charpoly.as_expr() - (lam ** 4 - 1) ** 4) == 0
@@ -92,13 +92,14 @@ def test_minimal_realisation_of_repeat_copy() -> None:
     Bc[(s - 1) * d:] = np.eye(d)
     Cc = P[(s - 1) * d:]
     markov = [Cc @ np.linalg.matrix_power(P, k) @ Bc for k in range(2 * n + 1)]
-    exact = [np.array(m.to_Matrix(), dtype=float) for m in cells.markov_parameters(task, 2 * n + 1)]
+    exact = [np.array(m.to_Matrix(), dtype=float)
+             for m in cell_linearisation.markov_parameters(task, 2 * n + 1)]
     np.testing.assert_allclose(markov, exact, atol=1e-12)
-    eig = cells.ho_kalman_spectrum(markov, real.order)
+    eig = cell_linearisation.ho_kalman_spectrum(markov, real.order)
     assert np.allclose(np.sort(np.abs(eig)), 1.0, atol=1e-9)
     np.testing.assert_allclose(np.sort(np.angle(eig ** 4).round(6) % (2 * np.pi)), 0, atol=1e-5)
 
 
 def test_minimal_realisation_refuses_an_unsolvable_task() -> None:
     with pytest.raises(ValueError, match="not linearly solvable"):
-        cells.minimal_realisation(get("staggered-4"))
+        cell_linearisation.minimal_realisation(get("staggered-4"))

@@ -8,20 +8,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emt.theory import tasks
-from emt.theory.circuit import (
-    LAMBDA,
-    Circuit,
-    characteristic_polynomial,
-    loaded_state_check,
-    loaded_state_outputs,
-    phi_numeric,
-    random_psi,
-    signed_copy_cycles,
-    spectrum,
-    task_continuation,
-)
-from emt.theory.tasks import TaskSpec
+from emt.theory import registry
+from emt.theory.charpoly import LAMBDA, characteristic_polynomial, phi_numeric, signed_copy_cycles
+from emt.theory.circuit import Circuit, loaded_state_check, loaded_state_outputs, random_psi
+from emt.theory.recurrence import task_continuation
+from emt.theory.spectra import spectrum
+from emt.theory.taskspec import TaskSpec
 
 # Loaded-state outputs of a numeric circuit vs the exact recurrence: Psi from `random_psi` has
 # condition number far below 1e3 at these sizes, so rounding stays near 1e-13 relative; 1e-10
@@ -87,10 +79,10 @@ def _zero_multiplicity(poly: sp.Poly) -> int:
 
 def test_paper_tasks_spectra() -> None:
     one = sp.Poly(LAMBDA**8 - 1, LAMBDA, domain=sp.QQ)
-    assert characteristic_polynomial(tasks.get("T1")) == one**8
-    assert characteristic_polynomial(tasks.get("T1"), "closed") == one**8
+    assert characteristic_polynomial(registry.get("T1")) == one**8
+    assert characteristic_polynomial(registry.get("T1"), "closed") == one**8
     for name in ("T2", "T3", "T4"):
-        spec = spectrum(tasks.get(name))
+        spec = spectrum(registry.get(name))
         assert spec.nonzero == 36, name
         nonzero = spec.numeric[np.abs(spec.numeric) > 0.5]
         assert nonzero.shape == (36,)
@@ -100,8 +92,8 @@ def test_paper_tasks_spectra() -> None:
 
 def test_spectrum_numeric_matches_numpy_for_t3() -> None:
     # Distinct nonzero eigenvalues: sort by angle and compare with numpy's eigenvalues of Phi.
-    spec = spectrum(tasks.get("T3"))
-    ref = np.linalg.eigvals(phi_numeric(tasks.get("T3")))
+    spec = spectrum(registry.get("T3"))
+    ref = np.linalg.eigvals(phi_numeric(registry.get("T3")))
     ours = spec.numeric[np.abs(spec.numeric) > 0.5]
     theirs = ref[np.abs(ref) > 0.5]
     key = lambda z: np.sort(np.mod(np.angle(z), 2 * np.pi))  # noqa: E731
@@ -109,7 +101,7 @@ def test_spectrum_numeric_matches_numpy_for_t3() -> None:
 
 
 def test_fibonacci_spectrum_is_golden() -> None:
-    spec = spectrum(tasks.get("fibonacci-2"))
+    spec = spectrum(registry.get("fibonacci-2"))
     golden = (1 + sp.sqrt(5)) / 2
     assert (golden, 2) in [(sp.nsimplify(r), m) for r, m in spec.roots]
     assert spec.nonzero == 4
@@ -117,16 +109,16 @@ def test_fibonacci_spectrum_is_golden() -> None:
 
 
 def test_cycles_of_repeat_copy() -> None:
-    cycles, n_nil = signed_copy_cycles(tasks.get("repeat-copy-3"))
+    cycles, n_nil = signed_copy_cycles(registry.get("repeat-copy-3"))
     assert n_nil == 0
     assert [(len(c), sign) for c, sign in cycles] == [(3, 1)] * 3
 
 
 def test_cycles_reject_a_real_task() -> None:
     with pytest.raises(ValueError, match="not a signed-copy task"):
-        characteristic_polynomial(tasks.get("fibonacci-2"), method="cycles")
+        characteristic_polynomial(registry.get("fibonacci-2"), method="cycles")
     with pytest.raises(ValueError, match="unknown method"):
-        characteristic_polynomial(tasks.get("T1"), method="magic")
+        characteristic_polynomial(registry.get("T1"), method="magic")
 
 
 # -- Circuit ------------------------------------------------------------------------------------
@@ -147,7 +139,7 @@ def test_loaded_state_theorem_numeric(task: TaskSpec, seed: int) -> None:
 
 def test_loaded_state_fails_for_the_wrong_task() -> None:
     # A circuit built for T3 driven from a loaded state does not produce T4's targets.
-    t3, t4 = tasks.get("T3"), tasks.get("T4")
+    t3, t4 = registry.get("T3"), registry.get("T4")
     circuit = Circuit(t3, random_psi(t3, 70, 1))
     window = np.random.default_rng(2).choice([-1.0, 1.0], size=(64, 3))
     ys = loaded_state_outputs(circuit, window, 8)
@@ -156,13 +148,13 @@ def test_loaded_state_fails_for_the_wrong_task() -> None:
 
 @pytest.mark.parametrize("name", ["repeat-copy-3", "fibonacci-2"])
 def test_loaded_state_theorem_symbolic(name: str) -> None:
-    result = loaded_state_check(tasks.get(name))
+    result = loaded_state_check(registry.get(name))
     assert result.passed, result.detail
 
 
 def test_loaded_state_check_catches_a_wrong_psi_dual() -> None:
     # Build the exact circuit for one task and then check it against another F: must fail.
-    task = tasks.get("fibonacci-2")
+    task = registry.get("fibonacci-2")
     wrong = TaskSpec(2, 2, [[1, 0], [0, 1], [1, 0], [0, 2]])
     psi = sp.Matrix(np.random.default_rng(0).integers(-3, 4, size=(5, 4)).tolist())
     good = loaded_state_check(task, psi=psi)
@@ -175,7 +167,7 @@ def test_loaded_state_check_catches_a_wrong_psi_dual() -> None:
 
 
 def test_circuit_numeric_and_exact_agree() -> None:
-    task = tasks.get("repeat-copy-3")
+    task = registry.get("repeat-copy-3")
     psi = sp.Matrix(np.random.default_rng(3).integers(-2, 3, size=(10, 9)).tolist())
     exact = Circuit(task, psi)
     numeric = Circuit(task, np.array(psi.tolist(), dtype=float))
@@ -200,11 +192,11 @@ def test_circuit_numeric_and_exact_agree() -> None:
 )
 def test_circuit_rejects_bad_psi(psi: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Circuit(tasks.get("repeat-copy-3"), psi)
+        Circuit(registry.get("repeat-copy-3"), psi)
 
 
 def test_random_psi_is_seeded_and_checked() -> None:
-    task = tasks.get("repeat-copy-3")
+    task = registry.get("repeat-copy-3")
     a = random_psi(task, 12, 5)
     assert np.array_equal(a, random_psi(task, 12, np.random.default_rng(5)))
     assert np.linalg.matrix_rank(a) == 9

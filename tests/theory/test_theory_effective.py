@@ -21,8 +21,9 @@ from emt.theory.effective import (
     spectral_projector,
     spectral_projector_numeric,
 )
+from emt.theory.registry import get, names
 from emt.theory.spectra import spectrum
-from emt.theory.tasks import TaskSpec, get, names
+from emt.theory.taskspec import TaskSpec
 from emt.verify.basis import slot_plan
 
 fractions = st.sampled_from([-1, 0, 0, 0, 1, sp.Rational(1, 2), 2])

@@ -1,4 +1,4 @@
-"""Limits (`emt.theory.limits`) and safe reading (`emt.theory.safe_io`): each refusal comes
+"""Limits (`emt.core.limits`) and safe reading (`emt.core.safe_io`): each refusal comes
 before the expensive work, names the limit and how to raise it, and the override works."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import time
 import pytest
 
 from emt.cli import main
-from emt.theory import limits
-from emt.theory.safe_io import json_clean, nesting_depth, read_text, standard_json
-from emt.theory.tasks import TaskSpec, exact_number, from_ids, load
+from emt.core import limits
+from emt.core.safe_io import json_clean, nesting_depth, read_text, standard_json
+from emt.theory.task_files import load
+from emt.theory.taskspec import TaskSpec, exact_number, from_ids
 
 
 def test_every_limit_is_documented_and_overridable(monkeypatch) -> None:

@@ -18,7 +18,8 @@ from emt.theory.recurrence import (
     impulse_responses,
     task_continuation,
 )
-from emt.theory.tasks import TaskSpec, block, get, slot
+from emt.theory.registry import get
+from emt.theory.taskspec import TaskSpec, block, slot
 
 
 @st.composite

@@ -10,8 +10,10 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emt.theory import tasks
-from emt.theory.tasks import Solvability, TaskSpec, from_ids, is_linearly_solvable, load, to_ids
+from emt.theory import registry
+from emt.theory.solvability import Solvability, is_linearly_solvable
+from emt.theory.task_files import load
+from emt.theory.taskspec import TaskSpec, from_ids, to_ids
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -33,11 +35,11 @@ def test_load_toml_with_fractions(tmp_path: Path) -> None:
 
 def test_load_json_with_ids_matches_registry(tmp_path: Path) -> None:
     path = _write(tmp_path, "t.json", json.dumps({"s": 3, "d": 3, "ids": [7, 0, 0]}))
-    assert load(path).same_task(tasks.get("repeat-copy-3"))
+    assert load(path).same_task(registry.get("repeat-copy-3"))
 
 
 def test_load_reads_what_to_json_writes(tmp_path: Path) -> None:
-    task = tasks.get("T4")
+    task = registry.get("T4")
     path = _write(tmp_path, "t4.json", json.dumps(task.to_json()))
     loaded = load(path)
     assert loaded.same_task(task) and loaded.ids == task.ids
@@ -138,7 +140,7 @@ EXPECTED_SOLVABLE = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_SOLVABLE))
 def test_linear_solvability_of_registered_tasks(name: str) -> None:
-    verdict = is_linearly_solvable(tasks.get(name))
+    verdict = is_linearly_solvable(registry.get(name))
     assert isinstance(verdict, Solvability)
     assert bool(verdict) is EXPECTED_SOLVABLE[name] is verdict.solvable
     assert (verdict.first_violation is None) is verdict.solvable
@@ -149,14 +151,14 @@ def test_linear_solvability_of_registered_tasks(name: str) -> None:
 
 def test_staggered_first_violation_is_the_first_output() -> None:
     # x_j(4) = u_j(j): the lag-4 response to u(0) is e0 e0^T, to u(3) at lag 4 (t = 7) it is 0.
-    verdict = is_linearly_solvable(tasks.get("staggered-4"))
+    verdict = is_linearly_solvable(registry.get("staggered-4"))
     assert verdict.first_violation == (4, 0)
 
 
 def _lti_simulation_matches(task: TaskSpec, horizon: int) -> bool:
     """Oracle: the circuit with Psi = I driven from h = 0 through the input phase (an LTI RNN)
     reproduces the target for every unit input (the targets are linear in the inputs)."""
-    from emt.theory.circuit import phi
+    from emt.theory.charpoly import phi
 
     s, d = task.s, task.d
     w_hh = phi(task)
@@ -179,5 +181,5 @@ def _lti_simulation_matches(task: TaskSpec, horizon: int) -> bool:
 
 @pytest.mark.parametrize("name", ["repeat-copy-3", "reverse-copy-4", "staggered-4", "fibonacci-2"])
 def test_solvability_agrees_with_simulating_the_circuit(name: str) -> None:
-    task = tasks.get(name)
+    task = registry.get(name)
     assert is_linearly_solvable(task).solvable == _lti_simulation_matches(task, 3 * task.s)

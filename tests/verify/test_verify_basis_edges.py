@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from emt.numerics.weights import RNNWeights
-from emt.theory.tasks import TaskSpec, get
+from emt.theory.registry import get
+from emt.theory.taskspec import TaskSpec
 from emt.verify.basis import privileged_basis
 
 

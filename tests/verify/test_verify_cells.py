@@ -11,7 +11,7 @@ import pytest
 import scipy.linalg
 
 from emt.cli import main
-from emt.numerics.cells import (
+from emt.numerics.cell_models import (
     CellWeights,
     cell_dynamics,
     cell_weights_from_params,
@@ -19,7 +19,7 @@ from emt.numerics.cells import (
 )
 from emt.numerics.dynamics import rollout_dynamics
 from emt.theory.circuit import Circuit
-from emt.theory.tasks import get
+from emt.theory.registry import get
 from emt.verify.cell_subject import verify_cell
 from emt.verify.subject import load_subject
 

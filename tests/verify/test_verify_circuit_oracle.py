@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from emt.numerics.model import init_weights
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import TaskSpec, get, is_linearly_solvable, names, repeat_copy
-from emt.verify.api import assert_emt, verify_weights
+from emt.theory.registry import get, names, repeat_copy
+from emt.theory.solvability import is_linearly_solvable
+from emt.theory.taskspec import TaskSpec
+from emt.verify.judge import assert_emt, verify_weights
 
 EXACT = 1e-9
 ERROR_CHECKS = ("spectrum.phase", "spectrum.modulus", "phi_hat", "markov")

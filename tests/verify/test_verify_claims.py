@@ -12,10 +12,10 @@ import pytest
 from emt.cli import main
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import get
-from emt.verify.api import assert_emt, verify_weights
+from emt.theory.registry import get
 from emt.verify.checks import CheckResult
 from emt.verify.claims import claim_of, judge, selected_holds
+from emt.verify.judge import assert_emt, verify_weights
 
 TASK = get("repeat-copy-3")
 

@@ -7,9 +7,9 @@ import pytest
 
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import get
-from emt.verify.api import verify_weights
-from emt.verify.descriptors import state_subspace_angles
+from emt.theory.registry import get
+from emt.verify.judge import verify_weights
+from emt.verify.linear_descriptors import state_subspace_angles
 
 
 def test_circuit_states_lie_in_w_hh_dominant_subspace_and_a_gain_shows_in_the_moduli() -> None:

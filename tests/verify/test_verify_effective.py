@@ -14,7 +14,8 @@ from emt.numerics.rundir import load_run
 from emt.numerics.simulate import ElmanDynamics
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import TaskSpec, get, repeat_copy
+from emt.theory.registry import get, repeat_copy
+from emt.theory.taskspec import TaskSpec
 from emt.verify.effective import EFFECTIVE_CHECKS, effective_analysis, run_effective
 from emt.verify.tolerances import resolve
 

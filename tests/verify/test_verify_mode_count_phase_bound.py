@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from emt.numerics.weights import RNNWeights
-from emt.theory.circuit import Circuit, phi_numeric, random_psi, spectrum
-from emt.theory.tasks import get
-from emt.verify.api import verify_weights
+from emt.theory.charpoly import phi_numeric
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.registry import get
+from emt.theory.spectra import spectrum
+from emt.verify.judge import verify_weights
 from emt.verify.spectra import angular_gap, compare_modes, count_modes, phase_bound
 from emt.verify.tolerances import resolve
 

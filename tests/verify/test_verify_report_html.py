@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import get
-from emt.verify.api import verify_weights
+from emt.theory.registry import get
+from emt.verify.judge import verify_weights
 
 
 def test_report_repr_html_is_the_verdict_and_the_check_table() -> None:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from emt.numerics.weights import RNNWeights
-from emt.theory.circuit import Circuit, phi_numeric, random_psi
-from emt.theory.tasks import get, names, repeat_copy
+from emt.theory.charpoly import phi_numeric
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.registry import get, names, repeat_copy
 from emt.verify import tolerances
 from emt.verify.basis import (
     diagonal_similarity_error,

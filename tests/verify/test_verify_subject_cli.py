@@ -16,7 +16,7 @@ from emt.cli import main
 from emt.numerics.model import init_weights
 from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
-from emt.theory.tasks import get
+from emt.theory.registry import get
 from emt.verify.subject import load_npz_weights, load_subject
 
 TASK = "repeat-copy-3"

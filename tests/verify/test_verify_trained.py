@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from emt.cli import main
-from emt.theory.tasks import get, repeat_copy
-from emt.verify.api import assert_emt, verify_subject, verify_weights
+from emt.theory.registry import get, repeat_copy
+from emt.verify.judge import assert_emt, verify_subject, verify_weights
 
 pytestmark = pytest.mark.train
 
