@@ -1,4 +1,4 @@
-"""`emt sweep` and `emt reproduce {table1,figures,input-phase,cells}` (see verify/cli.py).
+"""`emt sweep` and `emt reproduce {table1,figures,input-phase,cells,cells-records}`.
 
 Every command validates its input (config, profile, scheduler reachability) before it writes
 anything; bad input is a ``ValueError`` that the dispatcher turns into exit status 2.  Exit
@@ -110,6 +110,29 @@ def _cmd_cells(args: argparse.Namespace) -> int:
     return 0 if doc["complete"] else 1
 
 
+def _cmd_cells_records(args: argparse.Namespace) -> int:
+    from emt.experiments.cells_table import record_run, reverify_record, write_records_table
+
+    if args.action == "record":
+        if not args.out:
+            raise ValueError("cells-records record: --out is required")
+        check_output_path(Path(args.out))
+        for run in args.paths:
+            print(f"recorded {record_run(run, args.out)}")
+        return 0
+    if len(args.paths) != 1:
+        raise ValueError(f"cells-records {args.action}: give one records directory")
+    records = Path(args.paths[0])
+    if not records.is_dir():
+        raise ValueError(f"cells-records {args.action}: {records} is not a directory")
+    if args.action == "reverify":
+        for d in sorted(records.iterdir()):
+            if (d / "report.json").is_file():
+                print(f"re-verified {reverify_record(d)}")
+    print(write_records_table(records).read_text(encoding="utf-8"))
+    return 0
+
+
 def _cmd_figures(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce_figures import reproduce_figures
 
@@ -171,6 +194,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run and report only these of the profile's cells (rnn lstm gru lru)")
     _add_cluster_options(c)
     c.set_defaults(func=_cmd_cells)
+
+    cr = sub.add_parser("cells-records", help="record finished `emt train --cell` runs with "
+                        "their reports, and tabulate the records (results/cells)")
+    cr.add_argument("action", choices=("record", "reverify", "table"),
+                    help="record: copy RUN_DIRs' model.json and weights.npz into --out and "
+                    "verify them; reverify: verify every record again; table: write cells.md "
+                    "(reverify writes it too)")
+    cr.add_argument("paths", nargs="+", metavar="PATH",
+                    help="run directories (record) or the records directory")
+    cr.add_argument("--out", default=None, help="records directory (record only)")
+    cr.set_defaults(func=_cmd_cells_records)
 
     f = sub.add_parser("figures", help="eigenvalue plane, Phi_hat heatmaps and the hidden state "
                        "in the privileged basis, from trained runs of a sweep")

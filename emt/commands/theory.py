@@ -1,4 +1,4 @@
-"""Subcommands of this package for the `emt` CLI (see verify/cli.py): ``emt tasks`` and
+"""Subcommands of this package for the `emt` CLI (dispatched by `emt.cli`): ``emt tasks`` and
 ``emt derive``.
 
     emt tasks                                   table of the registered tasks

@@ -1,4 +1,4 @@
-"""Subcommands of this package for the `emt` CLI (see verify/cli.py): ``emt train``.
+"""Subcommands of this package for the `emt` CLI (dispatched by `emt.cli`): ``emt train``.
 
     emt train --task NAME|--task-file FILE --out RUN_DIR [--cell rnn|lstm|gru|lru]
               [--hidden 128] [--seed 1] [--linear]

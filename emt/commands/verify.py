@@ -1,4 +1,4 @@
-"""`emt verify` and `emt demo` (see verify/cli.py for the dispatcher).
+"""`emt verify` and `emt demo` (dispatched by `emt.cli`).
 
 Both validate every input (subjects, task, tolerances, options) before writing anything; bad
 input is a ``ValueError`` that the dispatcher turns into one line on stderr and exit status 2.

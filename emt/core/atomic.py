@@ -45,7 +45,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, value: Any, *, indent: int | None = 2,
-               sort_keys: bool = False) -> Path:
+               sort_keys: bool = True, **kwargs: Any) -> Path:
     """Write ``value`` as standard JSON (`standard_json`: no NaN or Infinity, non-finite floats
-    become ``null``) plus a final newline, atomically."""
-    return atomic_write_text(path, standard_json(value, indent=indent, sort_keys=sort_keys) + "\n")
+    become ``null``; ``kwargs`` go to ``json.dumps``) plus a final newline, atomically."""
+    text = standard_json(value, indent=indent, sort_keys=sort_keys, **kwargs)
+    return atomic_write_text(path, text + "\n")

@@ -29,7 +29,7 @@ from typing import IO, Any
 from emt.core.limits import limit, raise_hint
 
 __all__ = ["open_regular", "read_text", "nesting_depth", "parse_json", "parse_toml",
-           "json_clean", "standard_json", "check_output_path"]
+           "json_clean", "standard_json", "read_json", "check_output_path"]
 
 
 def open_regular(path: str | os.PathLike, what: str = "file") -> IO[bytes]:
@@ -123,6 +123,12 @@ def _parse(loads: Any, kind: str, text: str, where: str) -> Any:
 def parse_json(text: str, where: str) -> Any:
     """``json.loads`` within ``MAX_NESTING``; ValueError naming ``where`` when malformed."""
     return _parse(json.loads, "JSON", text, where)
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """`read_text` then `parse_json`: a regular file within ``MAX_FILE_BYTES``, JSON within
+    ``MAX_NESTING``; ValueError naming ``path`` otherwise."""
+    return parse_json(read_text(path, what), str(path))
 
 
 def parse_toml(text: str, where: str) -> Any:

@@ -1,7 +1,7 @@
 """Results for the other cells: verify finished ``emt train --cell ...`` runs and tabulate them.
 
-    python -m emt.experiments.cells_table record RUN_DIR... --out results/cells
-    python -m emt.experiments.cells_table table results/cells
+    emt reproduce cells-records record RUN_DIR... --out results/cells
+    emt reproduce cells-records table results/cells
 
 ``record`` copies each run's ``model.json`` and ``weights.npz`` (not the checkpoint) into
 ``OUT/<run name>/`` and writes the full verification report beside them (``report.json``,
@@ -12,22 +12,23 @@ is what this code computes from them.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["record_run", "cell_row", "cells_markdown", "main"]
+from emt.core.atomic import atomic_write_text
+from emt.core.safe_io import read_json
+from emt.numerics import rundir
+from emt.verify.judge import verify_subject
+
+__all__ = ["record_run", "reverify_record", "cell_row", "records_table_markdown",
+           "write_records_table"]
 
 REPORT = "report.json"
 
 
 def record_run(run_dir: str | Path, out: str | Path, seed: int = 0) -> Path:
     """Verify the finished run in ``run_dir``; write its record into ``out/<name>``."""
-    from emt.numerics import rundir
-
     run_dir, out = Path(run_dir), Path(out)
     rundir.load_run(run_dir)  # ValueError unless finished
     target = out / run_dir.name
@@ -40,8 +41,6 @@ def record_run(run_dir: str | Path, out: str | Path, seed: int = 0) -> Path:
 def reverify_record(target: str | Path, seed: int = 0) -> Path:
     """Verify a record directory (its ``model.json`` and ``weights.npz``) again with the current
     verifier and replace its report, so every record comes from one version of the checks."""
-    from emt.verify.judge import verify_subject
-
     target = Path(target)
     report = verify_subject(target, seed=seed)
     report.write(target, "report", "json")
@@ -55,8 +54,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def cell_row(record_dir: Path) -> dict[str, Any]:
     """The table's numbers for one record directory."""
-    meta = json.loads((record_dir / "model.json").read_text())
-    report = json.loads((record_dir / REPORT).read_text())
+    meta = read_json(record_dir / "model.json", "record")
+    report = read_json(record_dir / REPORT, "report")
     return {"run": record_dir.name, "cell": meta["config"].get("cell", "rnn"),
             "task": meta["task"].get("name") or "?", "hidden": meta["config"]["hidden"],
             "steps": meta["steps_done"], "train_accuracy_h200": meta["metrics"]["test_accuracy"],
@@ -98,7 +97,8 @@ def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cells_markdown(records: Path) -> str:
+def records_table_markdown(records: Path) -> str:
+    """The Markdown table of every record directory under ``records``, one row each."""
     rows = [cell_row(p) for p in sorted(Path(records).iterdir()) if (p / REPORT).is_file()]
     lines = ["| cell | task | N_h | steps | sign acc. H=200 (train test) | decided acc. H=200 "
              "(verify) | effective | embedding R^2 | affine R^2 | offset share | step error | "
@@ -115,34 +115,7 @@ def cells_markdown(records: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m emt.experiments.cells_table")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("record")
-    r.add_argument("runs", nargs="+")
-    r.add_argument("--out", required=True)
-    v = sub.add_parser("reverify")
-    v.add_argument("records")
-    t = sub.add_parser("table")
-    t.add_argument("records")
-    args = p.parse_args(argv)
-    try:
-        if args.command == "record":
-            for run in args.runs:
-                print(f"recorded {record_run(run, args.out)}")
-        elif args.command == "reverify":
-            for d in sorted(Path(args.records).iterdir()):
-                if (d / REPORT).is_file():
-                    print(f"re-verified {reverify_record(d)}")
-        else:
-            text = cells_markdown(Path(args.records))
-            (Path(args.records) / "cells.md").write_text(text)
-            print(text)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def write_records_table(records: str | Path) -> Path:
+    """Write `records_table_markdown` to ``records/cells.md`` (atomically); return the path."""
+    records = Path(records)
+    return atomic_write_text(records / "cells.md", records_table_markdown(records))

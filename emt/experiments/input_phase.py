@@ -22,8 +22,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from emt.core.atomic import atomic_write_bytes
-from emt.core.safe_io import standard_json
+from emt.core.atomic import atomic_write_text, write_json
 from emt.experiments.aggregate import run_row
 from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config, profile_subset
@@ -131,8 +130,7 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
            "complete": len(known) == len(rows),
            "all_agree": bool(known) and all(r["agrees_with_theory"] for r in known),
            "rows": rows}
-    text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
-    atomic_write_bytes(out_dir / "input_phase.json", (text + "\n").encode("utf-8"))
+    write_json(out_dir / "input_phase.json", doc)  # NaN -> null, never a crash
     s = settings
     subset = (f" (a subset of the profile's seeds {all_seeds}: `--seeds`)"
               if doc["seeds_subset"] else "")
@@ -164,5 +162,5 @@ def input_phase(profile: str, out_dir: str | Path, *, scheduler: str | None = No
     else:
         verdict = "every run agrees with the theory."
     lines += ["", "Verdict: " + verdict]
-    atomic_write_bytes(out_dir / "input_phase.md", ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write_text(out_dir / "input_phase.md", "\n".join(lines) + "\n")
     return doc

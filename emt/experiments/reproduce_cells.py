@@ -24,8 +24,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from emt.core.atomic import atomic_write_bytes
-from emt.core.safe_io import standard_json
+from emt.core.atomic import atomic_write_text, write_json
 from emt.experiments.cells_table import report_numbers
 from emt.experiments.sweep import collect_records, run_sweep
 from emt.experiments.sweep_config import SweepConfig, parse_sweep_config, profile_subset
@@ -33,8 +32,8 @@ from emt.experiments.sweep_job import refresh_verify_summary, reverify_job
 from emt.theory.registry import get
 from emt.theory.solvability import is_linearly_solvable
 
-__all__ = ["CELLS_PROFILES", "SOLVED_ACCURACY", "cells_config", "cells_document", "cells_markdown",
-           "reproduce_cells"]
+__all__ = ["CELLS_PROFILES", "SOLVED_ACCURACY", "cells_config", "cells_document",
+           "cells_document_markdown", "reproduce_cells"]
 
 CELLS_SCHEMA = "emt.cells/1"
 # "Solved" for this table: sign accuracy >= 0.99 at H = 200, the bar the gated cells were asked
@@ -145,7 +144,7 @@ def _expectation(row: dict[str, Any]) -> str:
     return "can solve" if row["linearly_solvable"] else "cannot solve (theorem)"
 
 
-def cells_markdown(doc: dict[str, Any]) -> str:
+def cells_document_markdown(doc: dict[str, Any]) -> str:
     s = doc["settings"]
     status = ("complete" if doc["complete"] else
               f"PARTIAL: {doc['n_done']} of {doc['n_jobs']} runs done, {doc['n_failed']} "
@@ -224,9 +223,8 @@ def reproduce_cells(profile: str, out_dir: str | Path, *, scheduler: str | None 
             reverify_job(out_dir / "runs" / key)
         refresh_verify_summary(out_dir / "runs" / key)
     doc = cells_document(profile, out_dir, seeds, cells)
-    text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
-    atomic_write_bytes(out_dir / "cells.json", (text + "\n").encode("utf-8"))
-    atomic_write_bytes(out_dir / "cells.md", cells_markdown(doc).encode("utf-8"))
+    write_json(out_dir / "cells.json", doc)  # NaN -> null, never a crash
+    atomic_write_text(out_dir / "cells.md", cells_document_markdown(doc))
     return doc
 
 

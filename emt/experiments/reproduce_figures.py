@@ -16,6 +16,8 @@ from typing import Any
 from emt.core.atomic import atomic_write_bytes
 from emt.experiments.aggregate import run_row
 from emt.experiments.sweep_job import read_record
+from emt.numerics.rundir import load_run
+from emt.verify.judge import verify_weights
 
 __all__ = ["SECOND_TASKS", "finished_runs", "best_run", "reproduce_figures"]
 
@@ -52,9 +54,6 @@ def reproduce_figures(sweep_dir: str | Path, out_dir: str | Path,
                       second_task: str | None = None) -> list[Path]:
     """Write ``<task>-{eigenvalues,phi_hat,trajectory,effective_trajectory}.png`` for T1 and a
     second task."""
-    from emt.numerics.rundir import load_run
-    from emt.verify.judge import verify_weights
-
     if second_task is not None and second_task not in SECOND_TASKS:
         raise ValueError(f"second task must be one of {', '.join(SECOND_TASKS)}; "
                          f"got {second_task!r}")

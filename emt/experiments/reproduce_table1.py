@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from emt.core.atomic import atomic_write_bytes
-from emt.core.safe_io import standard_json
+from emt.core.atomic import atomic_write_text, write_json
 from emt.experiments.aggregate import (
     aggregate_records,
     claims_markdown,
@@ -135,8 +134,7 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
         "keys": sorted(r["key"] for r in records),
         "cells": cells,
     }
-    text = standard_json(doc, indent=2, sort_keys=True)  # NaN -> null, never a crash
-    atomic_write_bytes(out_dir / "table1.json", (text + "\n").encode("utf-8"))
+    write_json(out_dir / "table1.json", doc)  # NaN -> null, never a crash
 
     status = ("complete" if complete else
               f"PARTIAL: {n_done} of {total} jobs done, {n_failed} failed, "
@@ -163,7 +161,7 @@ def write_table1(config: SweepConfig, out_dir: str | Path, profile: str,
     lines += [runs_markdown(records), ""]
     for section in extra_sections or []:
         lines += [section, ""]
-    atomic_write_bytes(out_dir / "table1.md", "\n".join(lines).encode("utf-8"))
+    atomic_write_text(out_dir / "table1.md", "\n".join(lines))
     return doc
 
 

@@ -24,12 +24,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emt.core.atomic import atomic_write_bytes
+from emt.core.atomic import write_json
 from emt.core.provenance import versions
-from emt.core.safe_io import parse_json, read_text, standard_json
+from emt.core.safe_io import parse_json, read_text
 from emt.core.threads import limit_threads, thread_env
 from emt.experiments.sweep_config import job_key, job_task, train_config
 from emt.experiments.sweep_record import SWEEP_RECORD_SCHEMA
+from emt.numerics.group import train_group
+from emt.numerics.rundir import load_run
+from emt.numerics.train import train
+from emt.numerics.weights import RNNWeights
+from emt.verify.cell_subject import verify_cell
+from emt.verify.judge import verify_weights
 from emt.verify.report_record import read_report_record
 
 __all__ = [
@@ -71,8 +77,7 @@ def read_record(job_dir: str | Path) -> dict[str, Any] | None:
 def write_record(job_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write ``record.json`` atomically (never a half-written file after a crash)."""
     # standard JSON: a non-finite metric (a diverged loss) is written as null
-    text = standard_json(record, indent=2, sort_keys=True, default=_json_default)
-    return atomic_write_bytes(Path(job_dir) / "record.json", (text + "\n").encode("utf-8"))
+    return write_json(Path(job_dir) / "record.json", record, default=_json_default)
 
 
 def _json_default(value: Any) -> Any:
@@ -120,20 +125,13 @@ def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[
     """Verify ``weights`` with the job's settings; write ``report.json``; return the summary.
     An Elman RNN goes to `verify.judge.verify_weights`; an LSTM, GRU or LRU (a job with a
     ``cell``) to `verify.cell_subject.verify_cell`, which judges the same two claims."""
-    from emt.core.atomic import atomic_write_bytes
-    from emt.numerics.weights import RNNWeights
-    from emt.verify.judge import verify_weights
-
     verify = verify_weights
     if not isinstance(weights, RNNWeights):
-        from emt.verify.cell_subject import verify_cell
-
         verify = verify_cell  # type: ignore[assignment]
     report = verify(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
                     horizon=job["verify_horizon"])
     report_json = report.to_json()
-    text = standard_json(report_json, indent=2, sort_keys=True, default=_json_default)
-    atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
+    write_json(job_dir / "report.json", report_json, default=_json_default)
     return summarize_report(report_json)
 
 
@@ -141,8 +139,6 @@ def reverify_job(job_dir: str | Path) -> dict[str, Any] | None:
     """Verify a done job's trained weights again with the current verifier (no training), so
     that every record of a results directory comes from one version of the checks.  Rewrites
     ``report.json`` and the record's verify summary and notes when; other records untouched."""
-    from emt.numerics.rundir import load_run
-
     path = Path(job_dir)
     record = read_record(path)
     if record is None or record.get("status") != "done":
@@ -160,8 +156,6 @@ def train_and_verify(job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     Resumes the training run in ``job_dir/run`` if one was left there by a killed worker.
     Returns the fields to merge into the record (training metrics, verify summary).
     """
-    from emt.numerics.train import train  # imports TensorFlow: only on workers
-
     config = train_config(job)
     run_dir, resumable = _prepare_run_dir(job_dir)
     result = train(config, out_dir=run_dir, progress=False, resume=resumable)
@@ -245,8 +239,6 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
     stopped it.  Each run directory resumes from its checkpoint if a killed worker left one.
     If the group as a whole is refused (e.g. one job's directory is corrupt), every job is
     trained alone by the single-run loop instead, so one bad job cannot hold the others back."""
-    from emt.numerics.group import train_group  # imports TensorFlow: only on workers
-
     configs = [train_config(job) for job in jobs]
     prepared = [_prepare_run_dir(d) for d in job_dirs]
     run_dirs = [run_dir for run_dir, _ in prepared]
@@ -277,8 +269,6 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
 def _train_alone(config: Any, run_dir: Path, resumable: bool) -> Any:
     """One job's single-run training (`numerics.train.train`): the `TrainResult`, or the
     exception that stopped it (recorded for this job only)."""
-    from emt.numerics.train import train
-
     try:
         return train(config, out_dir=run_dir, progress=False, resume=resumable)
     except Exception as exc:  # noqa: BLE001 - recorded for this job only

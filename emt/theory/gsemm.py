@@ -27,6 +27,8 @@ from typing import Any
 
 import sympy as sp
 
+from emt.theory.derivation import Derivation, Step
+
 __all__ = ["GsemmSystem", "gsemm_system", "derivation", "lagrangian_general", "lagrangian_tanh",
            "lagrangian_linear"]
 
@@ -124,8 +126,6 @@ def gsemm_system(n_f: int = 3, n_h: int = 2, lagrangians: str = "general") -> Gs
 
 
 def _steps_for(system: GsemmSystem, label: str, assumptions: tuple[str, ...]) -> list[Any]:
-    from emt.theory.derivation import Step
-
     g = system
     return [
         Step(
@@ -160,8 +160,6 @@ def _steps_for(system: GsemmSystem, label: str, assumptions: tuple[str, ...]) ->
 
 def derivation(n_f: int = 3, n_h: int = 2) -> Any:
     """The GSEMM energy derivation as a checked `theory.derivation.Derivation`."""
-    from emt.theory.derivation import Derivation, Step
-
     general = gsemm_system(n_f, n_h, "general")
     concrete = gsemm_system(n_f, n_h, "concrete")
     convex = ("L_f, L_h convex", f"N_f = {n_f}, N_h = {n_h}, generic symbolic entries")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emt.experiments.cells_table import cell_row, cells_markdown
+from emt.experiments.cells_table import cell_row, records_table_markdown
 from emt.theory.registry import get
 from emt.verify.cell_subject import verify_cell
 from emt.verify.subject import load_subject
@@ -27,7 +27,7 @@ def wrong_task(task):
 
 def test_committed_table_is_computed_from_the_records() -> None:
     assert RECORDS, "no committed cell records"
-    assert (RESULTS / "cells.md").read_text() == cells_markdown(RESULTS)
+    assert (RESULTS / "cells.md").read_text() == records_table_markdown(RESULTS)
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[p.name for p in RECORDS])
@@ -60,7 +60,7 @@ def test_committed_cells_quick_report_is_computed_from_its_records(monkeypatch) 
 
     from emt.core.safe_io import standard_json
     from emt.experiments.reproduce_cells import cells_document
-    from emt.experiments.reproduce_cells import cells_markdown as quick_markdown
+    from emt.experiments.reproduce_cells import cells_document_markdown as quick_markdown
 
     committed = json.loads((QUICK / "cells.json").read_text())
     assert committed["n_done"] >= 1
@@ -75,3 +75,20 @@ def test_committed_cells_quick_report_is_computed_from_its_records(monkeypatch) 
             report = json.loads((QUICK / "runs" / run["key"] / "report.json").read_text())
             assert run["effective_holds"] == report["claims"]["effective"]["holds"]
             assert report["metadata"].get("cell", "rnn") == run["cell"]
+
+
+def test_cells_records_verb_rewrites_the_committed_table(tmp_path) -> None:
+    """`emt reproduce cells-records table DIR` writes the table the committed records give."""
+    import shutil
+
+    from emt import cli
+
+    copy = tmp_path / "cells"
+    shutil.copytree(RESULTS, copy)
+    (copy / "cells.md").write_text("stale\n")
+    assert cli.main(["reproduce", "cells-records", "table", str(copy)]) == 0
+    assert (copy / "cells.md").read_text() == (RESULTS / "cells.md").read_text()
+    # two records directories, or one that is not there: bad input, nothing written
+    assert cli.main(["reproduce", "cells-records", "table", str(copy), str(copy)]) == 2
+    assert cli.main(["reproduce", "cells-records", "table", str(tmp_path / "none")]) == 2
+    assert not (tmp_path / "none").exists()
