@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from emt.core.limits import LIMIT_BOUNDS, LIMITS, limits_table
 from emt.verify.tolerances import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,8 +124,6 @@ def test_a_missing_path_or_link_is_caught() -> None:
 # -- the limits table of docs/cli.md is the code's ----------------------------------------------
 
 def test_limits_table_in_the_docs_is_what_the_code_renders() -> None:
-    from emt.core.limits import LIMIT_BOUNDS, LIMITS, limits_table
-
     assert set(LIMIT_BOUNDS) == set(LIMITS), "every limit needs one line in LIMIT_BOUNDS"
     text = (ROOT / "docs" / "cli.md").read_text()
     found = re.search(r"<!-- limits-table: [^\n]*-->\n(.*?)<!-- end limits-table -->", text,
