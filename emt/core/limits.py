@@ -127,3 +127,44 @@ def check_at_most(what: str, value: int, name: str) -> int:
         raise ValueError(f"{what} = {value} is above the limit {cap} ({name}; "
                          f"{raise_hint(name)})")
     return value
+
+
+# -- documentation -------------------------------------------------------------------------------
+# What each limit bounds, in one line: the table of docs/cli.md is rendered from this and the
+# values above (`limits_table`), and a test holds the committed table equal to the rendering.
+LIMIT_BOUNDS: dict[str, str] = {
+    "MAX_SLOTS": "s·d, the size of Phi (and s, d alone)",
+    "MAX_F_ENTRIES": "s·d·d entries of F",
+    "MAX_ENTRY_DIGITS": "digits of an F entry's numerator and of its denominator",
+    "MAX_ENTRY_TEXT": "characters of an F entry's text, checked before parsing "
+                      "(`\"1e999999999\"` is refused unparsed)",
+    "MAX_ID_BITS": "bits of each id of the authors' encoding",
+    "MAX_HIDDEN": "N_h (`--hidden`; a weights file's W_hh through `MAX_ARRAY_ELEMENTS`)",
+    "MAX_HORIZON": "`--horizon`, curriculum and test horizons",
+    "MAX_BATCH": "sequences per training batch",
+    "MAX_STEPS": "training steps of one run",
+    "MAX_ARRAY_ELEMENTS": "elements of one array of an `.npz`, read from its `.npy` header",
+    "MAX_NPZ_MEMBERS": "arrays per `.npz`",
+    "MAX_NPZ_BYTES": "uncompressed bytes of all arrays of an `.npz`, read from the `.npy` "
+                     "headers before decompressing",
+    "MAX_TEXT_FILE_BYTES": "bytes of a task file, sweep config, `model.json` or `record.json`",
+    "MAX_NESTING": "depth of `[`/`{` nesting in JSON and TOML",
+    "MAX_SWEEP_JOBS": "jobs of a sweep, counted from the grid before any is built",
+    "MAX_WORKERS": "`emt sweep --workers`",
+}
+
+
+def _shown(name: str, value: int) -> str:
+    """A default as the table shows it: thousands separated, byte counts also in MiB."""
+    if name.endswith("_BYTES") and value % 2**20 == 0:
+        return f"{value:,} ({value // 2**20} MiB)"
+    return f"{value:,}"
+
+
+def limits_table() -> str:
+    """The Markdown table of every limit: name, default, the variable that raises it, and what
+    it bounds (the defaults, not the environment's overrides)."""
+    rows = ["| limit | default | raise with | bounds |", "|---|---|---|---|"]
+    rows += [f"| `{name}` | {_shown(name, value)} | `EMT_LIMIT_{name}` | {LIMIT_BOUNDS[name]} |"
+             for name, value in LIMITS.items()]
+    return "\n".join(rows) + "\n"
