@@ -23,6 +23,7 @@ import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
 from emt.core.safe_io import parse_json, read_text, standard_json
+from emt.numerics.cell_models import CellWeights
 from emt.numerics.checkpoint_meta import read_checkpoint_meta
 from emt.numerics.npz_read import read_npz
 from emt.numerics.run_record import RUN_FORMAT, RUN_STATUSES, read_run_record
@@ -135,8 +136,6 @@ def load_run(run_dir: str | os.PathLike) -> tuple[RNNWeights, TaskSpec, dict[str
     task = TaskSpec.from_json(meta["task"])
     cell = meta["config"].get("cell", "rnn")
     if cell != "rnn":  # an LSTM, GRU or LRU run (numerics.cell_models)
-        from emt.numerics.cell_models import CellWeights
-
         cw = CellWeights.load_npz(Path(run_dir) / WEIGHTS)
         if cw.cell != cell or (cw.d_in, cw.d_out) != (task.d, task.d):
             raise ValueError(f"{run_dir}: weights.npz holds a {cw.cell} with d_in={cw.d_in}, "
