@@ -98,7 +98,8 @@ def save_checkpoint(run_dir: str | os.PathLike, arrays: dict[str, np.ndarray], s
 
 def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any],
                                                          np.random.Generator]:
-    """``(arrays, meta, rng)`` from ``checkpoint.npz``; ValueError naming a corrupt file."""
+    """``(arrays, meta, rng)`` from ``checkpoint.npz``; ValueError naming a corrupt file and,
+    for its metadata, the field of the wrong type or range (`numerics.checkpoint_meta`)."""
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise ValueError(f"{run_dir}: no checkpoint to resume from ({CHECKPOINT} missing)")

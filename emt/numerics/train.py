@@ -11,7 +11,9 @@ Seeds: ``seed`` gives the initial weights (`numerics.model.init_weights`), the d
 (``SeedSequence([seed, 0xDA7A])``), the test batches (``SeedSequence([seed, 0x7E57])``) and
 Keras/TF's global seeds.  With ``deterministic`` the TF ops are deterministic, and a run of 2N
 steps equals a run of N steps resumed for N more, bit for bit (the checkpoint holds the weights,
-Adam's moments and step count, the stage, the generator's state and the history).
+Adam's moments and step count, the stage, the generator's state and the history).  That state,
+the run directory and the curriculum rule are `numerics.run_state.RunState`, which group
+training (`numerics.group`) shares.
 """
 
 from __future__ import annotations
