@@ -5,12 +5,14 @@
               [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
               [--stop-when-learned] [--quiet]
     emt train ... --seeds 1 2 3 4 --out DIR     (one group: DIR/seed-1 ... DIR/seed-4)
-    emt train --resume RUN_DIR [--steps N] [--quiet]
+    emt train --resume RUN_DIR|DIR [--steps N] [--quiet]
 
 ``--seeds`` trains the seeds together as one group (`numerics.group.train_group`: one
 compiled step for all of them) and writes one ordinary run directory per seed, ``DIR/seed-N``,
 each as ``--seed N --out DIR/seed-N`` writes it.  Running the same command again resumes every
-unfinished member from its checkpoint (``--resume DIR/seed-N`` continues one member alone).
+unfinished member from its checkpoint and refuses to extend a finished one to more steps;
+``--resume DIR [--steps N]`` continues or extends every member as one group, each keeping its
+weights until its extension finishes (``--resume DIR/seed-N`` continues one member alone).
 
 Everything is validated (task, hyper-parameters, the output directory, the checkpoint) before
 anything is written; bad input is a ValueError, which the dispatcher reports with exit status 2.
@@ -20,6 +22,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from pathlib import Path
+
+from emt.core.safe_io import check_output_path
+from emt.numerics.group import GroupResult, group_members, resume_group, train_group
+from emt.numerics.train import TrainConfig, resume_run, train
+from emt.theory import task_files
 
 __all__ = ["register", "run_train"]
 
@@ -66,15 +75,10 @@ _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every", "cel
 
 
 def _load_task(args: argparse.Namespace):
-    from emt.theory import task_files
-
     return task_files.select(args.task, args.task_file)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from emt.core.safe_io import check_output_path
-    from emt.numerics.train import TrainConfig, resume_run, train
-
     quiet = bool(args.quiet)
     if args.resume is not None:
         given = [f"--{n.replace('_', '-')}" for n in _CONFIG_OPTIONS
@@ -84,6 +88,10 @@ def run_train(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"--resume takes the run's stored configuration; remove "
                              f"{', '.join(given)} (only --steps may change)")
+        members = group_members(args.resume)
+        if members:  # the directory of `emt train --seeds`: its members resume as one group
+            return _report_group([m.name for m in members],
+                                 resume_group(args.resume, steps=args.steps, progress=not quiet))
         result = resume_run(args.resume, steps=args.steps, progress=not quiet)
     else:
         if args.out is None:
@@ -111,12 +119,8 @@ def _report(result) -> None:
 
 def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
     """``--seeds``: one group, ``out/seed-N`` per seed; exit 2 if a member diverged (as a
-    single run's divergence does), after every other member has finished."""
-    from dataclasses import replace
-    from pathlib import Path
-
-    from emt.numerics.group import train_group
-
+    single run's divergence does), after every other member has finished.  A finished member
+    is not extended to more steps here (as ``--out`` refuses a run): that is ``--resume``'s."""
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
         raise ValueError(f"--seeds lists {', '.join(map(str, repeated))} more than once")
@@ -124,10 +128,15 @@ def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
     if Path(out).exists() and not Path(out).is_dir():
         raise ValueError(f"{out}: exists and is not a directory")
     group = train_group(configs, [Path(out) / f"seed-{seed}" for seed in seeds],
-                        progress=not quiet)
-    for seed, result, error in zip(seeds, group.results, group.errors, strict=True):
+                        progress=not quiet, extend=False)
+    return _report_group([f"seed {seed}" for seed in seeds], group)
+
+
+def _report_group(names: list[str], group: GroupResult) -> int:
+    """Each member's result, or its error on stderr; exit 2 if a member failed."""
+    for name, result, error in zip(names, group.results, group.errors, strict=True):
         if result is not None:
             _report(result)
         else:
-            print(f"seed {seed}: failed: {error}", file=sys.stderr)
+            print(f"{name}: failed: {error}", file=sys.stderr)
     return 0 if group.ok else 2

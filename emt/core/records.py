@@ -48,7 +48,11 @@ def _check(value: Any, annotation: Any, where: str) -> Any:
     if base not in _SIMPLE:
         raise TypeError(f"{where}: unsupported field type {annotation!r}")
     if base is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits has no float
+            raise ValueError(f"{where} must be a number a float can hold; got an integer of "
+                             f"{value.bit_length()} bits") from None
     if not isinstance(value, base) or (base in (int, float) and isinstance(value, bool)):
         raise ValueError(f"{where} must be {_SIMPLE[base]}; got {value!r}")
     return value

@@ -23,6 +23,8 @@ import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
 from emt.core.safe_io import parse_json, read_text, standard_json
+from emt.numerics.cell_models import CellWeights
+from emt.numerics.checkpoint_meta import read_checkpoint_meta
 from emt.numerics.npz_read import read_npz
 from emt.numerics.run_record import RUN_FORMAT, RUN_STATUSES, read_run_record
 from emt.numerics.weights import RNNWeights
@@ -96,24 +98,28 @@ def save_checkpoint(run_dir: str | os.PathLike, arrays: dict[str, np.ndarray], s
 
 def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any],
                                                          np.random.Generator]:
-    """``(arrays, meta, rng)`` from ``checkpoint.npz``; ValueError naming a corrupt file."""
+    """``(arrays, meta, rng)`` from ``checkpoint.npz``; ValueError naming a corrupt file and,
+    for its metadata, the field of the wrong type or range (`numerics.checkpoint_meta`)."""
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise ValueError(f"{run_dir}: no checkpoint to resume from ({CHECKPOINT} missing)")
     try:
         arrays = read_npz(path, "checkpoint")  # limits checked before decompressing
         meta = json.loads(str(arrays.pop("meta")))
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-        for key in ("step", "stage", "rng", "history"):
-            if key not in meta:
-                raise ValueError(f"meta is missing {key!r}")
+    except Exception as exc:  # zip, npz and JSON errors all mean "corrupt"
+        raise ValueError(f"{path}: corrupt checkpoint ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    try:
+        read_checkpoint_meta(meta, "meta")  # every field's type and range, by name
+    except ValueError as exc:
+        raise ValueError(f"{path}: corrupt checkpoint ({str(exc)[:300]})") from None
+    try:
         state = _rng_state_from_json(meta["rng"])
-        bitgen = getattr(np.random, state["bit_generator"])()
+        bitgen = np.random.PCG64()
         bitgen.state = state
         rng = np.random.Generator(bitgen)
-    except Exception as exc:  # zip, npz, JSON and numpy state errors all mean "corrupt"
-        raise ValueError(f"{path}: corrupt checkpoint ({type(exc).__name__}: "
+    except Exception as exc:  # numpy's state errors: the generator's state is corrupt
+        raise ValueError(f"{path}: corrupt checkpoint (field 'rng': {type(exc).__name__}: "
                          f"{str(exc)[:200]})") from None
     return arrays, meta, rng
 
@@ -131,8 +137,6 @@ def load_run(run_dir: str | os.PathLike) -> tuple[RNNWeights, TaskSpec, dict[str
     task = TaskSpec.from_json(meta["task"])
     cell = meta["config"].get("cell", "rnn")
     if cell != "rnn":  # an LSTM, GRU or LRU run (numerics.cell_models)
-        from emt.numerics.cell_models import CellWeights
-
         cw = CellWeights.load_npz(Path(run_dir) / WEIGHTS)
         if cw.cell != cell or (cw.d_in, cw.d_out) != (task.d, task.d):
             raise ValueError(f"{run_dir}: weights.npz holds a {cw.cell} with d_in={cw.d_in}, "
