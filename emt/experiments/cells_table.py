@@ -5,7 +5,7 @@
 
 ``record`` copies each run's ``model.json`` and ``weights.npz`` (not the checkpoint) into
 ``OUT/<run name>/`` and writes the full verification report beside them (``report.json``,
-`verify.judge.verify_subject` with seed 0, H = 200).  ``table`` writes ``OUT/cells.md``: one row per
+`verify.entry.verify_subject` with seed 0, H = 200).  ``table`` writes ``OUT/cells.md``: one row per
 record, computed only from the committed records, so a test can check that the committed table
 is what this code computes from them.
 """
@@ -40,7 +40,7 @@ def record_run(run_dir: str | Path, out: str | Path, seed: int = 0) -> Path:
 def reverify_record(target: str | Path, seed: int = 0) -> Path:
     """Verify a record directory (its ``model.json`` and ``weights.npz``) again with the current
     verifier and replace its report, so every record comes from one version of the checks."""
-    from emt.verify.judge import verify_subject
+    from emt.verify.entry import verify_subject
 
     target = Path(target)
     report = verify_subject(target, seed=seed)
