@@ -27,6 +27,7 @@ naming both, as is every other problem (a missing matrix, NaN, a non-numeric dty
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,7 @@ def _convention(path: Path, arrays: Mapping[str, np.ndarray]) -> str:
     return found
 
 
-def weights_from_arrays(path: str | Path, arrays: Mapping[str, np.ndarray],
+def weights_from_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                         cell: str | None = None) -> tuple[RNNWeights | CellWeights, str]:
     """``(weights, convention)`` from the named arrays of a subject (module docstring):
     `RNNWeights` for the Elman layout, `CellWeights` for a gated cell (or our LRU file)."""
@@ -158,6 +159,7 @@ def weights_from_arrays(path: str | Path, arrays: Mapping[str, np.ndarray],
             raise ValueError(f"{path}: {m} must be 2-D; got shape {arrays[m].shape}")
     W_ih, W_hh, W_hy = (np.asarray(arrays[m]).T if conv.transpose else np.asarray(arrays[m])
                         for m in conv.matrices)
+    mats = (W_ih, W_hh, W_hy)
     layout = layout_of(W_hh)
     if cell is not None and cell not in _ROWS:
         raise ValueError(f"{path}: --cell {cell}: only our own cell files (with a 'cell' "
@@ -177,18 +179,19 @@ def weights_from_arrays(path: str | Path, arrays: Mapping[str, np.ndarray],
             and np.shape(biases["b_ih"])[0] == 2:  # Keras GRU reset_after: [input; recurrent]
         biases["b_ih"], biases["b_hh"] = np.asarray(biases["b_ih"])
     if layout == "rnn":
-        return _elman(path, conv, name, (W_ih, W_hh, W_hy), biases, arrays), name
-    mats = {"W_ih": W_ih, "W_hh": W_hh, "W_hy": W_hy,
-            **{k: np.asarray(v) for k, v in biases.items() if v is not None}}
+        return _elman(path, conv, name, mats, biases, arrays), name
+    gated = {"W_ih": W_ih, "W_hh": W_hh, "W_hy": W_hy,
+             **{k: np.asarray(v) for k, v in biases.items() if v is not None}}
     if conv.transpose and layout == "gru":
-        mats = _permute_keras_gru(path, mats, W_hh.shape[1])
+        gated = _permute_keras_gru(path, gated, W_hh.shape[1])
     try:
-        return CellWeights(layout, mats, provenance={"file": str(path), "convention": name}), name
+        return CellWeights(layout, gated, provenance={"file": str(path), "convention": name}), name
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _elman(path: Path, conv: Convention, name: str, mats: tuple[np.ndarray, ...],
+def _elman(path: Path, conv: Convention, name: str,
+           mats: tuple[np.ndarray, np.ndarray, np.ndarray],
            biases: dict, arrays: Mapping[str, np.ndarray]) -> RNNWeights:
     """`RNNWeights` with the hidden biases summed and the names of ``conv`` in its errors."""
     hidden = [np.asarray(b, dtype=np.float64).reshape(-1)
