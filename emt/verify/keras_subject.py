@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,8 @@ def _config_text(path: Path) -> str:
     except KeyError:
         raise ValueError(f"{path}: not a Keras model file (no config.json in the archive)"
                          ) from None
-    except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
-            zipfile.LargeZipFile) as exc:
+    except (OSError, EOFError, RuntimeError, NotImplementedError, zlib.error,
+            zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise ValueError(f"{path}: not a readable .keras archive ({type(exc).__name__}: "
                          f"{str(exc)[:200]})") from None
     if len(data) > cap:
@@ -104,7 +105,9 @@ def keras_layout(path: str | os.PathLike) -> str:
     docstring)."""
     path = Path(path)
     doc = parse_json(_config_text(path), f"{path}: config.json")
-    cfg = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        doc = {}
+    cfg = doc.get("config")
     layers = cfg.get("layers") if isinstance(cfg, dict) else None
     if doc.get("class_name") not in _MODELS or not isinstance(layers, list) or not all(
             isinstance(la, dict) and isinstance(la.get("config"), dict) for la in layers):

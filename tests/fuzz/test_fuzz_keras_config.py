@@ -73,14 +73,25 @@ def keras_configs(draw) -> dict:
     return {"module": "keras", "class_name": model, "config": {"name": "m", "layers": layers}}
 
 
-@given(keras_configs())
-def test_keras_configs_with_huge_layers_are_refused_before_building(config: dict) -> None:
+@given(keras_configs(), st.sampled_from(["none", "flip", "truncate", "not-an-object"]),
+       st.integers(0, 2**16))
+def test_keras_configs_with_huge_layers_are_refused_before_building(config: dict, damage: str,
+                                                                      where: int) -> None:
+    """``damage``: a byte of the (deflated) archive flipped, the archive cut short, or a
+    config.json that is JSON but no object; all still exit 2."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         path = work / "m.keras"
-        with zipfile.ZipFile(path, "w") as zf:
+        text = json.dumps([config] if damage == "not-an-object" else config)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("metadata.json", json.dumps({"keras_version": "3.5.0"}))
-            zf.writestr("config.json", json.dumps(config))
+            zf.writestr("config.json", text)
+        data = path.read_bytes()
+        i = where % len(data)
+        if damage == "flip":
+            path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+        elif damage == "truncate":
+            path.write_bytes(data[:i])
         built = AssertionError("Keras was asked to build a model declaring a huge layer")
         with mock.patch.object(keras_subject, "_load_gated", side_effect=built), \
                 mock.patch.object(keras_model, "load_keras_file", side_effect=built):

@@ -12,14 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import emt.numerics.model as keras_model
 from emt.cli import main
-from emt.numerics.cell_models import CellWeights, cell_dynamics, init_cell_params
+from emt.numerics.cell_models import (
+    CellWeights,
+    cell_dynamics,
+    cell_weights_from_params,
+    init_cell_params,
+)
 from emt.numerics.simulate import ElmanDynamics
 from emt.numerics.weights import RNNWeights
 from emt.theory.registry import get
 from emt.verify import keras_subject
 from emt.verify.cell_subject import verify_cell
-from emt.verify.generalisation import GENERALISATION_STREAM, drive
+from emt.verify.generalisation import GENERALISATION_STREAM, drive, generalisation_score
 from emt.verify.judge import verify_weights
 
 TASK = "repeat-copy-3"  # s = d = 3
@@ -51,9 +57,7 @@ def no_keras(monkeypatch):
         raise AssertionError("Keras was asked to build the model")
 
     monkeypatch.setattr(keras_subject, "_load_gated", refuse)
-    import emt.numerics.model as model
-
-    monkeypatch.setattr(model, "load_keras_file", refuse)
+    monkeypatch.setattr(keras_model, "load_keras_file", refuse)
 
 
 @pytest.mark.parametrize(("layer", "units"), [("LSTM", 6000), ("SimpleRNN", 20000),
@@ -98,8 +102,6 @@ def test_keras_archive_with_another_layer_or_no_config_is_refused(tmp_path: Path
 
 
 def _lstm(n: int = 4, d: int = 3) -> CellWeights:
-    from emt.numerics.cell_models import cell_weights_from_params
-
     return cell_weights_from_params("lstm", init_cell_params("lstm", n, d, seed=1))
 
 
@@ -149,8 +151,6 @@ def test_generalisation_batches_are_one_stream_for_every_cell() -> None:
     for run in runs:
         assert np.array_equal(run.inputs[:, :task.s], window)
         assert not np.any(run.inputs[:, task.s:])
-    from emt.verify.generalisation import generalisation_score
-
     reports = [verify_weights(elman, task, seed=seed, horizon=H),
                verify_cell(lstm, task, seed=seed, horizon=H)]
     for run, report in zip(runs, reports, strict=True):
