@@ -118,19 +118,14 @@ def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
 
 def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Verify ``weights`` with the job's settings; write ``report.json``; return the summary.
-    An Elman RNN goes to `verify.judge.verify_weights`; an LSTM, GRU or LRU (a job with a
-    ``cell``) to `verify.cell_subject.verify_cell`, which judges the same two claims."""
+    `verify.entry.judge_any` sends an Elman RNN to `verify.judge.verify_weights` and an LSTM,
+    GRU or LRU (a job with a ``cell``) to `verify.cell_subject.verify_cell`, which judges the
+    same two claims."""
     from emt.core.atomic import atomic_write_bytes
-    from emt.numerics.weights import RNNWeights
-    from emt.verify.judge import verify_weights
+    from emt.verify.entry import judge_any
 
-    verify = verify_weights
-    if not isinstance(weights, RNNWeights):
-        from emt.verify.cell_subject import verify_cell
-
-        verify = verify_cell  # type: ignore[assignment]
-    report = verify(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
-                    horizon=job["verify_horizon"])
+    report = judge_any(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
+                       horizon=job["verify_horizon"])
     report_json = report.to_json()
     text = standard_json(report_json, indent=2, sort_keys=True, default=_json_default)
     atomic_write_bytes(job_dir / "report.json", (text + "\n").encode("utf-8"))
