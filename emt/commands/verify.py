@@ -11,11 +11,25 @@ import json
 import os
 import sys
 
+import numpy as np
+
 from emt.core.limits import check_at_most
 from emt.core.safe_io import check_output_path
+from emt.numerics.config import TrainConfig
+from emt.numerics.train import train
+from emt.numerics.weights import RNNWeights
+from emt.theory import task_files
+from emt.theory.charpoly import characteristic_polynomial
+from emt.theory.circuit import Circuit, random_psi
+from emt.theory.registry import get
+from emt.theory.spectra import spectrum
 from emt.verify.basis import GROUNDINGS
 from emt.verify.claims import CHOICES
+from emt.verify.entry import verify_loaded
+from emt.verify.judge import verify_weights
 from emt.verify.report import FORMATS, Report
+from emt.verify.subject import load_subject
+from emt.verify.tolerances import DEFAULTS, parse_overrides
 
 DEMO_TASK = "repeat-copy-4"
 DEMO_HIDDEN = 64
@@ -77,14 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _task_from_args(args: argparse.Namespace):
-    from emt.theory import task_files
-
     return task_files.select(args.task, args.task_file)
 
 
 def _print_tolerances() -> int:
-    from emt.verify.tolerances import DEFAULTS
-
     for t in DEFAULTS.values():
         print(f"{t.name} = {t.value:g}\n    {t.reason}")
     return 0
@@ -104,10 +114,6 @@ def _stems(subjects: list) -> list[str]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from emt.verify.judge import verify_loaded
-    from emt.verify.subject import load_subject
-    from emt.verify.tolerances import parse_overrides
-
     if args.list_tolerances:
         return _print_tolerances()
     if not args.subjects:
@@ -150,15 +156,6 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from emt.numerics.weights import RNNWeights
-    from emt.theory.charpoly import characteristic_polynomial
-    from emt.theory.circuit import Circuit, random_psi
-    from emt.theory.registry import get
-    from emt.theory.spectra import spectrum
-    from emt.verify.judge import verify_weights
-
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
     if args.hidden < 16:
@@ -188,8 +185,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print(f"\n== 3. train a tanh RNN (N_h = {args.hidden}, {args.steps} steps)", flush=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
-    from emt.numerics.config import TrainConfig
-    from emt.numerics.train import train
 
     config = TrainConfig(task=task, hidden=args.hidden, steps=args.steps, seed=args.seed,
                          activation="tanh")

@@ -139,7 +139,8 @@ LIMIT_BOUNDS: dict[str, str] = {
     "MAX_ENTRY_TEXT": "characters of an F entry's text, checked before parsing "
                       "(`\"1e999999999\"` is refused unparsed)",
     "MAX_ID_BITS": "bits of each id of the authors' encoding",
-    "MAX_HIDDEN": "N_h (`--hidden`; a weights file's W_hh through `MAX_ARRAY_ELEMENTS`)",
+    "MAX_HIDDEN": "N_h (`--hidden`; a weights file's W_hh through `MAX_ARRAY_ELEMENTS`; a "
+                  "`.keras` file's `units` and input width, from its config.json)",
     "MAX_HORIZON": "`--horizon`, curriculum and test horizons",
     "MAX_BATCH": "sequences per training batch",
     "MAX_STEPS": "training steps of one run",

@@ -5,7 +5,7 @@
 
 ``record`` copies each run's ``model.json`` and ``weights.npz`` (not the checkpoint) into
 ``OUT/<run name>/`` and writes the full verification report beside them (``report.json``,
-`verify.judge.verify_subject` with seed 0, H = 200).  ``table`` writes ``OUT/cells.md``: one row per
+`verify.entry.verify_subject` with seed 0, H = 200).  ``table`` writes ``OUT/cells.md``: one row per
 record, computed only from the committed records, so a test can check that the committed table
 is what this code computes from them.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from emt.core.atomic import atomic_write_text
 from emt.core.safe_io import read_json
 from emt.numerics import rundir
-from emt.verify.judge import verify_subject
+from emt.verify.entry import verify_subject
 
 __all__ = ["record_run", "reverify_record", "cell_row", "records_table_markdown",
            "write_records_table"]

@@ -33,9 +33,7 @@ from emt.experiments.sweep_record import SWEEP_RECORD_SCHEMA
 from emt.numerics.group import train_group
 from emt.numerics.rundir import load_run
 from emt.numerics.train import train
-from emt.numerics.weights import RNNWeights
-from emt.verify.cell_subject import verify_cell
-from emt.verify.judge import verify_weights
+from emt.verify.entry import judge_any
 from emt.verify.report_record import read_report_record
 
 __all__ = [
@@ -123,13 +121,11 @@ def refresh_verify_summary(job_dir: str | Path) -> dict[str, Any] | None:
 
 def _verify_and_write(weights: Any, job: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Verify ``weights`` with the job's settings; write ``report.json``; return the summary.
-    An Elman RNN goes to `verify.judge.verify_weights`; an LSTM, GRU or LRU (a job with a
-    ``cell``) to `verify.cell_subject.verify_cell`, which judges the same two claims."""
-    verify = verify_weights
-    if not isinstance(weights, RNNWeights):
-        verify = verify_cell  # type: ignore[assignment]
-    report = verify(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
-                    horizon=job["verify_horizon"])
+    `verify.entry.judge_any` sends an Elman RNN to `verify.judge.verify_weights` and an LSTM,
+    GRU or LRU (a job with a ``cell``) to `verify.cell_subject.verify_cell`, which judges the
+    same two claims."""
+    report = judge_any(weights, job_task(job), ground=job["ground"], seed=job["verify_seed"],
+                       horizon=job["verify_horizon"])
     report_json = report.to_json()
     write_json(job_dir / "report.json", report_json, default=_json_default)
     return summarize_report(report_json)

@@ -59,7 +59,7 @@ from emt.numerics.data import continue_sequence
 from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates, live_coordinates, nilpotent_index
 from emt.theory.taskspec import TaskSpec
-from emt.verify.checks import CheckResult, decided_sign_accuracy, finite
+from emt.verify.checks import CheckResult, finite
 from emt.verify.dynamics_descriptors import gain_descriptors, lyapunov_exponents
 from emt.verify.embedding import (
     EmbeddingFit,
@@ -70,6 +70,7 @@ from emt.verify.embedding import (
     random_windows,
     sequence_windows,
 )
+from emt.verify.generalisation import decided_sign_accuracy
 from emt.verify.tolerances import resolve
 
 __all__ = ["run_effective", "effective_analysis", "EffectiveAnalysis", "EmbeddingFit",

@@ -1,28 +1,30 @@
-"""Library entry points: `verify_weights` (weights + task -> `Report`) and `assert_emt` (for
-users' own pytest suites).  Both validate their input and raise ``ValueError`` naming it."""
+"""The Elman judge: `verify_weights` (an Elman net's weights + task -> `Report`), validating its
+input and raising ``ValueError`` naming it.  Judging sits above loading (`verify.subject`) and
+imports none of it; the gated cells' judge (`verify.cell_subject`) builds on this one, and
+`verify.entry` picks between them."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from emt.core.provenance import versions
+from emt.numerics.simulate import ElmanDynamics
 from emt.numerics.weights import RNNWeights
-from emt.theory.registry import get as get_task
 from emt.theory.taskspec import TaskSpec
 from emt.verify.basis import GROUNDINGS
 from emt.verify.checks import Context, run_checks
 from emt.verify.claims import CHOICES
+from emt.verify.effective import EffectiveAnalysis, effective_analysis
 from emt.verify.linear_descriptors import linear_descriptors
 from emt.verify.report import Report
 from emt.verify.spectra import PAPER_THRESHOLD
 from emt.verify.tolerances import resolve
 
-__all__ = ["verify_weights", "verify_subject", "verify_loaded", "assert_emt", "versions"]
+__all__ = ["verify_weights", "effective_of", "claim_notes"]
 
 TRAJECTORY_PLOT_STEPS = 3  # output-phase length of the Figure 3 plot, in multiples of s
 
@@ -34,13 +36,10 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def effective_of(weights: RNNWeights, task: TaskSpec, tolerances: Mapping[str, float],
-                 seed: int, horizon: int, subject: str):
+                 seed: int, horizon: int, subject: str) -> EffectiveAnalysis:
     """The effective claim's analysis (`verify.effective.EffectiveAnalysis`: checks,
     descriptors, Figure 3 data) through the cell-agnostic `Dynamics` view of the net
     (`numerics.simulate.ElmanDynamics`), exactly as for any other model."""
-    from emt.numerics.simulate import ElmanDynamics
-    from emt.verify.effective import effective_analysis
-
     return effective_analysis(ElmanDynamics(weights), task, tolerances, seed, horizon=horizon,
                               subject=subject)
 
@@ -150,53 +149,3 @@ def verify_weights(
     }
     return Report(checks, metadata, metrics, artifacts, claim=claim, descriptors=descriptors,
                   notes=claim_notes(descriptors))
-
-
-def verify_subject(path: str | os.PathLike, task: TaskSpec | str | None = None,
-                   cell: str | None = None, **kwargs: Any) -> Report:
-    """Load a subject file or run directory (`verify.subject.load_subject`) and verify it;
-    ``task`` may be a registered name; a run directory supplies its own task otherwise.
-    LSTM, GRU and LRU subjects (or ``cell`` naming one) go to `verify.cell_subject`."""
-    from emt.verify.subject import load_subject
-
-    spec = get_task(task) if isinstance(task, str) else task
-    subj = load_subject(path, spec, cell)
-    if subj.task is None:
-        raise ValueError(f"{path}: no task given and the subject does not name one")
-    return verify_loaded(subj, **kwargs)
-
-
-def verify_loaded(subj: Any, **kwargs: Any) -> Report:
-    """Verify a loaded `verify.subject.Subject` (with its task) by its cell type."""
-    verify = verify_weights
-    if not isinstance(subj.weights, RNNWeights):
-        from emt.verify.cell_subject import verify_cell
-
-        verify = verify_cell  # type: ignore[assignment]
-    return verify(subj.weights, subj.task, subject=str(subj.path),
-                  subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
-
-
-def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
-               claim: str = "effective", ground: str = "output", seed: int = 0,
-               horizon: int = 200, **tolerances: float) -> Report:
-    """Verify ``subject`` (weights or a path) against ``task`` and raise ``AssertionError``
-    whose message is the verdicts and the report table when the selected ``claim``
-    ("effective", "linear" or "both") does not hold; returns the report otherwise.
-
-    Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
-    ``effective_loaded_state=0.99``.
-    """
-    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_")) else name:
-            value for name, value in tolerances.items()}
-    spec = get_task(task) if isinstance(task, str) else task
-    if isinstance(subject, RNNWeights):
-        report = verify_weights(subject, spec, claim=claim, ground=ground, tolerances=tols,
-                                seed=seed, horizon=horizon)
-    else:
-        report = verify_subject(subject, spec, claim=claim, ground=ground, tolerances=tols,
-                                seed=seed, horizon=horizon)
-    if not report.passed:
-        raise AssertionError("\n".join([report.summary_line(), *report.verdict_lines(),
-                                        report.table()]))
-    return report

@@ -20,7 +20,8 @@ from emt.theory.circuit import Circuit, random_psi
 from emt.theory.registry import get, names, repeat_copy
 from emt.theory.solvability import is_linearly_solvable
 from emt.theory.taskspec import TaskSpec
-from emt.verify.judge import assert_emt, verify_weights
+from emt.verify.entry import assert_emt
+from emt.verify.judge import verify_weights
 
 EXACT = 1e-9
 ERROR_CHECKS = ("spectrum.phase", "spectrum.modulus", "phi_hat", "markov")

@@ -15,7 +15,8 @@ from emt.theory.circuit import Circuit, random_psi
 from emt.theory.registry import get
 from emt.verify.checks import CheckResult
 from emt.verify.claims import claim_of, judge, selected_holds
-from emt.verify.judge import assert_emt, verify_weights
+from emt.verify.entry import assert_emt
+from emt.verify.judge import verify_weights
 
 TASK = get("repeat-copy-3")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emt.verify.judge import verify_subject
+from emt.verify.entry import verify_subject
 
 RUNS = Path(__file__).resolve().parents[2] / "results" / "table1-quick" / "runs"
 NETS = {  # run key -> (task, training seed)

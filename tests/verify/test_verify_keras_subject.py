@@ -42,7 +42,7 @@ RUN = Path(__file__).resolve().parents[2] / "results" / "table1-quick" / "runs" 
 def test_committed_t3_net_as_keras_file_gets_the_run_directory_verdicts(tmp_path: Path) -> None:
     from emt.numerics.model import build_keras_model
     from emt.numerics.rundir import load_run
-    from emt.verify.judge import verify_subject
+    from emt.verify.entry import verify_subject
 
     w, task, _ = load_run(RUN)
     path = tmp_path / "t3.keras"

@@ -9,7 +9,8 @@ import pytest
 
 from emt.cli import main
 from emt.theory.registry import get, repeat_copy
-from emt.verify.judge import assert_emt, verify_subject, verify_weights
+from emt.verify.entry import assert_emt, verify_subject
+from emt.verify.judge import verify_weights
 
 pytestmark = pytest.mark.train
 
