@@ -28,6 +28,7 @@ class Progress:
         self._task: Any = None
         if not enabled:
             return
+        # rich is imported only when a bar is wanted: quiet runs and workers never load it
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress

@@ -11,6 +11,7 @@ reported as PARTIAL with the exact command that finishes it -- never as complete
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,7 +55,6 @@ def profile_text(name: str) -> str:
 
 def load_profile(name: str) -> SweepConfig:
     """The validated sweep of a shipped profile."""
-    import tomllib
 
     return parse_sweep_config(tomllib.loads(profile_text(name)), source=f"profile {name}")
 

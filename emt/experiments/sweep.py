@@ -33,6 +33,7 @@ from emt.core.progress import Progress
 from emt.core.safe_io import check_output_path
 from emt.experiments.sweep_config import SweepConfig, job_key, train_config
 from emt.experiments.sweep_job import THREAD_ENV, JobFn, read_record, run_group, write_record
+from emt.numerics.group import group_key
 
 __all__ = ["SweepSummary", "run_sweep", "open_client", "default_workers", "collect_records",
            "probe_scheduler", "plan_groups", "MAX_GROUP"]
@@ -206,7 +207,6 @@ def plan_groups(jobs: list[dict[str, Any]], slots: int, max_group: int = MAX_GRO
     of near-equal size, so no group exceeds ``max_group`` and, while there are enough jobs,
     every one of the ``slots`` workers gets a group.
     """
-    from emt.numerics.group import group_key
 
     if not isinstance(max_group, int) or isinstance(max_group, bool) or max_group < 1:
         raise ValueError(f"max_group must be an integer >= 1; got {max_group!r}")

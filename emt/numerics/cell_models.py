@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
+from emt.numerics.simulate import ElmanDynamics
+from emt.numerics.weights import RNNWeights
 
 __all__ = ["CELLS", "GATES", "CellWeights", "LSTMDynamics", "GRUDynamics", "LRUDynamics",
            "cell_dynamics", "init_cell_params", "cell_weights_from_params", "lru_ring_init",
@@ -257,8 +259,6 @@ def cell_dynamics(weights: Any) -> Any:
     if isinstance(weights, CellWeights):
         return {"lstm": LSTMDynamics, "gru": GRUDynamics, "lru": LRUDynamics}[weights.cell](
             weights)
-    from emt.numerics.simulate import ElmanDynamics
-    from emt.numerics.weights import RNNWeights
 
     if isinstance(weights, RNNWeights):
         return ElmanDynamics(weights)

@@ -51,7 +51,7 @@ class StackedMembers:
     def _stack(self, params: Sequence[dict[str, np.ndarray]], d_in: int, d_out: int) -> None:
         """Create the variables from each member's parameters (all of one shape) and compile
         the step for windows ``(K, B, s, d_in)`` and targets ``(K, B, H_max, d_out)``."""
-        import tensorflow as tf
+        import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         self.tf = tf
         self.names = tuple(params[0])

@@ -58,7 +58,7 @@ def build_keras_model(weights: RNNWeights) -> Any:
     Biases are used only when ``weights`` carries them (``b_h`` -> SimpleRNN bias, ``b_y`` ->
     Dense bias); the paper's model has none.
     """
-    import keras
+    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     inputs = keras.Input(shape=(None, weights.d_in), name="u")
     rnn = keras.layers.SimpleRNN(
@@ -74,7 +74,7 @@ def build_keras_model(weights: RNNWeights) -> Any:
 
 
 def _activation_name(layer: Any) -> str:
-    import keras
+    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     act = layer.activation
     name = keras.activations.serialize(act) if callable(act) else act
@@ -90,7 +90,7 @@ def weights_from_keras_model(model: Any) -> RNNWeights:
     layers have them, are carried as ``b_h``/``b_y``.  Any other architecture is a ValueError
     naming the layers found.
     """
-    import keras
+    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     layers = [layer for layer in getattr(model, "layers", [])
               if not isinstance(layer, keras.layers.InputLayer)]
@@ -128,7 +128,7 @@ def load_keras_file(path: str | os.PathLike) -> RNNWeights:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, not a .keras file")
-    import keras
+    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)

@@ -25,7 +25,7 @@ class CellNet:
 
     def __init__(self, cell: str, params: dict[str, np.ndarray], s: int, lr: float, clip: float,
                  l2: float) -> None:
-        import tensorflow as tf
+        import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")

@@ -43,7 +43,7 @@ class RawRNN:
     """Trainable matrices, Adam state and the compiled step for one RNN of the paper's form."""
 
     def __init__(self, weights: RNNWeights, s: int, lr: float, clip: float, l2: float) -> None:
-        import tensorflow as tf
+        import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         if weights.has_bias:
             raise ValueError("the training step has no biases; got weights with a bias")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
+from emt.numerics.npz_read import read_npz
 from emt.theory.arrays import REAL_KINDS as _REAL_KINDS
 from emt.theory.arrays import real_matrix as _as_matrix
 
@@ -121,7 +122,6 @@ class RNNWeights:
     @classmethod
     def load_npz(cls, path: str | os.PathLike, activation: str | None = None) -> RNNWeights:
         """Read an npz written by `save_npz` (our names only; ``allow_pickle=False``)."""
-        from emt.numerics.npz_read import read_npz
 
         path = Path(path)
         z = read_npz(path)  # limits checked on the headers before anything is decompressed

@@ -18,6 +18,7 @@ __all__ = ["eigenvalue_figure", "phi_hat_figure", "trajectory_figure",
 
 
 def _pyplot():
+    # matplotlib costs ~0.5 s to import: only a report that draws figures pays for it
     import matplotlib
 
     matplotlib.use("Agg", force=False)
