@@ -41,7 +41,8 @@ from emt.numerics.cell_models import GATES, CellWeights, cell_dynamics
 from emt.theory.taskspec import TaskSpec
 from emt.verify.subject import strip_module_prefix
 
-__all__ = ["cell_of_arrays", "load_cell_npz", "load_keras_cell", "verify_cell",
+__all__ = ["cell_of_arrays", "load_cell_npz", "load_keras_cell", "keras_cell_weights",
+           "verify_cell",
            "embedding_descriptors"]
 
 _KERAS_GRU_ORDER = (1, 0, 2)  # Keras z, r, h -> ours r, z, n: take Keras block 1, 0, 2
@@ -168,6 +169,13 @@ def load_keras_cell(path: str | os.PathLike, cell: str | None = None) -> CellWei
     except Exception as exc:  # Keras raises many types for a bad archive
         raise ValueError(f"{path}: not a loadable .keras file in safe mode "
                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    return keras_cell_weights(model, path, cell)
+
+
+def keras_cell_weights(model: Any, path: str | os.PathLike, cell: str | None = None
+                       ) -> CellWeights:
+    """One ``LSTM``/``GRU`` layer + ``Dense`` of a Keras ``model`` (named ``path``)."""
+    path = Path(path)
     layers = [la for la in model.layers if la.__class__.__name__ not in ("InputLayer",)]
     rec = [la for la in layers if la.__class__.__name__ in ("LSTM", "GRU", "SimpleRNN", "RNN")]
     dense = [la for la in layers if la.__class__.__name__ == "Dense"]

@@ -177,10 +177,11 @@ def verify_loaded(subj: Any, **kwargs: Any) -> Report:
                   subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
 
 
-def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
+def assert_emt(subject: RNNWeights | str | os.PathLike | Any, task: TaskSpec | str, *,
                claim: str = "effective", ground: str = "output", seed: int = 0,
-               horizon: int = 200, **tolerances: float) -> Report:
-    """Verify ``subject`` (weights or a path) against ``task`` and raise ``AssertionError``
+               horizon: int = 200, readout: Any = None, **tolerances: float) -> Report:
+    """Verify ``subject`` (weights, a path, or an in-memory model with its ``readout`` as for
+    `verify.in_memory.verify_model`) against ``task`` and raise ``AssertionError``
     whose message is the verdicts and the report table when the selected ``claim``
     ("effective", "linear" or "both") does not hold; returns the report otherwise.
 
@@ -193,9 +194,14 @@ def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
     if isinstance(subject, RNNWeights):
         report = verify_weights(subject, spec, claim=claim, ground=ground, tolerances=tols,
                                 seed=seed, horizon=horizon)
-    else:
+    elif isinstance(subject, str | os.PathLike):
         report = verify_subject(subject, spec, claim=claim, ground=ground, tolerances=tols,
                                 seed=seed, horizon=horizon)
+    else:  # torch, Keras or a mapping of arrays
+        from emt.verify.model_subject import model_subject
+
+        report = verify_loaded(model_subject(subject, spec, readout), claim=claim,
+                               ground=ground, tolerances=tols, seed=seed, horizon=horizon)
     if not report.passed:
         raise AssertionError("\n".join([report.summary_line(), *report.verdict_lines(),
                                         report.table()]))

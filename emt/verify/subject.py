@@ -20,6 +20,8 @@ Accepted subjects:
   ``state_dict`` saved from a module whose RNN is an attribute, e.g. ``rnn.weight_ih_l0``, is
   read with that one prefix removed; a second RNN layer (``weight_ih_l1``) is refused.)
   An optional ``activation`` string array selects "tanh" (default) or "linear";
+* a ``.safetensors`` file with the same names (`emt.numerics.safetensors_read`, checked from its
+  header before a tensor is read; ``docs/in_memory.md``);
 * a ``.keras`` file (SimpleRNN + Dense), loaded in Keras safe mode -- the only path that
   imports TensorFlow.
 
@@ -41,6 +43,7 @@ from emt.core.limits import limit, raise_hint
 from emt.core.safe_io import open_regular
 from emt.numerics.cell_models import CellWeights
 from emt.numerics.npz_read import read_npz
+from emt.numerics.safetensors_read import read_safetensors
 from emt.numerics.weights import RNNWeights
 from emt.theory.taskspec import TaskSpec
 
@@ -81,7 +84,10 @@ def file_sha256(path: Path) -> str:
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an npz (``allow_pickle=False``, headers checked against the limits before
-    anything is decompressed: `emt.numerics.npz_read`); ValueError for anything unreadable."""
+    anything is decompressed: `emt.numerics.npz_read`), or of a ``.safetensors`` file (checked
+    from its header: `emt.numerics.safetensors_read`); ValueError for anything unreadable."""
+    if path.suffix == ".safetensors":
+        return read_safetensors(path, "weights file")
     return read_npz(path, "weights file")
 
 
@@ -100,10 +106,12 @@ def strip_module_prefix(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, 
             for k, v in arrays.items()}
 
 
-def load_npz_weights(path: str | os.PathLike) -> tuple[RNNWeights, str]:
-    """Read an ``.npz`` in any of the `CONVENTIONS`; returns ``(weights, convention)``."""
+def load_npz_weights(path: str | os.PathLike, arrays: dict[str, np.ndarray] | None = None
+                     ) -> tuple[RNNWeights, str]:
+    """Read an ``.npz`` in any of the `CONVENTIONS` (or take its ``arrays`` already read, named
+    by ``path``); returns ``(weights, convention)``."""
     path = Path(path)
-    arrays = strip_module_prefix(path, _read_arrays(path))
+    arrays = strip_module_prefix(path, _read_arrays(path) if arrays is None else dict(arrays))
     found = sorted(arrays)
     convention = next((c for c, (mats, *_rest) in CONVENTIONS.items()
                        if any(m in arrays for m in mats)), None)
@@ -227,7 +235,7 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
 
             keras_weights = load_keras_file(path)
         subject = Subject(path, keras_weights, None, file_sha256(path), "keras-file")
-    elif path.suffix == ".npz":
+    elif path.suffix in (".npz", ".safetensors"):
         from emt.verify.cell_subject import cell_of_arrays, load_cell_npz
 
         arrays = _read_arrays(path)
@@ -241,11 +249,11 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
         if cell not in (None, "rnn") or by_shape is not None:
             npz_weights, convention = load_cell_npz(path, arrays, cell)
         else:
-            npz_weights, convention = load_npz_weights(path)
+            npz_weights, convention = load_npz_weights(path, arrays)
         subject = Subject(path, npz_weights, None, file_sha256(path), convention)
     else:
-        raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz or "
-                         "a .keras file")
+        raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz, "
+                         "a .safetensors or a .keras file")
     if task is not None:
         subject = Subject(subject.path, subject.weights, task, subject.sha256, subject.convention)
     if subject.task is not None:
