@@ -61,8 +61,9 @@ def _check_entry(path: Path, name: str, entry: Any, data_bytes: int) -> int:
         raise ValueError(f"{path}: header entry {name!r} is not an object")
     dtype = entry.get("dtype")
     if dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{path}: tensor {name!r} has dtype {dtype!r}; weights must be "
-                         f"floating point ({', '.join(FLOAT_DTYPES)})")
+        raise ValueError(f"{path}: tensor {name!r} has dtype {dtype!r}; weights are read as "
+                         f"{', '.join(FLOAT_DTYPES)} (bfloat16 and float8 have no numpy type; "
+                         "integers and booleans are not weights)")
     shape = entry.get("shape")
     if (not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool)
                                                and n >= 0 for n in shape)):
