@@ -44,7 +44,8 @@ from emt.core.safe_io import open_regular, parse_json
 __all__ = ["read_safetensors", "FLOAT_DTYPES", "METADATA_ENTRIES"]
 
 # safetensors dtype -> numpy dtype, for the dtypes weights may have
-FLOAT_DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+FLOAT_DTYPES: dict[str, np.dtype] = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"),
+                                     "F64": np.dtype("<f8")}
 # __metadata__ keys returned as string entries (module docstring)
 METADATA_ENTRIES = ("activation", "cell")
 _HEADER_LENGTH_BYTES = 8
@@ -71,8 +72,8 @@ def _check_entry(path: Path, name: str, entry: Any, data_bytes: int) -> int:
                          "non-negative integers")
     elements = math.prod(shape)
     if elements > limit("MAX_ARRAY_ELEMENTS"):
-        raise ValueError(f"{path}: tensor {name!r} has shape {tuple(shape)}: "
-                         + f"elements: {_above(elements, 'MAX_ARRAY_ELEMENTS')}")
+        raise ValueError(f"{path}: tensor {name!r} has shape {tuple(shape)}: elements: "
+                         f"{_above(elements, 'MAX_ARRAY_ELEMENTS')}")
     offsets = entry.get("data_offsets")
     nbytes = elements * FLOAT_DTYPES[dtype].itemsize
     if (not isinstance(offsets, list) or len(offsets) != 2

@@ -35,7 +35,7 @@ def resolve_task(task: TaskSpec | str | os.PathLike) -> TaskSpec:
     if isinstance(task, str) and task in names():
         return get(task)
     if isinstance(task, os.PathLike) or (isinstance(task, str) and Path(task).is_file()):
-        return task_files.load(task)
+        return task_files.load(Path(task))
     if isinstance(task, str):
         return get(task)  # raises: unknown task, with the known names
     raise ValueError(f"task must be a TaskSpec, a registered task name or a task file; got "
