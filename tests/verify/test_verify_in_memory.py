@@ -132,3 +132,16 @@ def test_torch_is_imported_only_for_a_torch_object() -> None:
                           timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in ("True", "False")
+
+
+def test_the_in_memory_doc_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/in_memory.md's ```python blocks run as written (the torch one does nothing
+    without torch)."""
+    import re
+
+    text = (ROOT / "docs" / "in_memory.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        exec(compile(code, "docs/in_memory.md", "exec"), {"__name__": "doc"})  # noqa: S102
