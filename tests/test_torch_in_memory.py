@@ -66,13 +66,21 @@ def _same(a, b) -> None:
         assert x.value == y.value or (math.isnan(x.value) and math.isnan(y.value)), x.name
 
 
+def _committed(kind: str, run: Path, w_ih: str) -> tuple[torch.nn.Module, torch.nn.Linear,
+                                                          dict[str, np.ndarray]]:
+    """A bias-free ``torch.nn.<kind>(4, 64)`` and ``Linear(64, 4)`` holding a committed net
+    (its input matrix named ``w_ih``), and the net's arrays."""
+    w = _arrays(run)
+    layer = getattr(torch.nn, kind)(4, 64, bias=False, batch_first=True)
+    readout = torch.nn.Linear(64, 4, bias=False)
+    _load(layer, {"weight_ih_l0": w[w_ih], "weight_hh_l0": w["W_hh"]})
+    _load(readout, {"weight": w["W_hy"]})
+    return layer, readout, w
+
+
 @needs_runs
 def test_torch_rnn_matches_its_state_dict_file(tmp_path: Path) -> None:
-    w = _arrays(RNN_RUN)
-    rnn = torch.nn.RNN(4, 64, bias=False, batch_first=True)
-    readout = torch.nn.Linear(64, 4, bias=False)
-    _load(rnn, {"weight_ih_l0": w["W_uh"], "weight_hh_l0": w["W_hh"]})
-    _load(readout, {"weight": w["W_hy"]})
+    rnn, readout, w = _committed("RNN", RNN_RUN, "W_uh")
     report = verify_model(rnn, TASK, readout=readout, claim="both")
     assert report.passed and report.metadata["convention"] == "pytorch"
     assert report.metadata["subject"] == "torch.nn.RNN(4, 64) + Linear(64, 4)"
@@ -97,11 +105,7 @@ def test_torch_rnn_with_biases_reports_them(tmp_path: Path) -> None:
 
 @needs_runs
 def test_torch_lstm_matches_the_run_directory(tmp_path: Path) -> None:
-    w = _arrays(LSTM_RUN)
-    lstm = torch.nn.LSTM(4, 64, bias=False, batch_first=True)
-    readout = torch.nn.Linear(64, 4, bias=False)
-    _load(lstm, {"weight_ih_l0": w["W_ih"], "weight_hh_l0": w["W_hh"]})
-    _load(readout, {"weight": w["W_hy"]})
+    lstm, readout, _ = _committed("LSTM", LSTM_RUN, "W_ih")
     report = verify_model(lstm, TASK, readout=readout, claim="both")
     assert report.metadata["cell"] == "lstm"
     _same(report, verify_subject(LSTM_RUN, claim="both"))
