@@ -44,14 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``verify`` and ``demo``."""
     p = subparsers.add_parser(
         "verify", help="check trained weights against the theory (assertion report)",
-        description="Check trained weights (run directories, .npz or .keras files) against the "
+        description="Check trained weights (run directories, .npz, .safetensors or .keras "
+        "files) against the "
         "theory's predictions within named tolerances. Every report judges two claims: the "
         "effective circuit (the states embed the live slots linearly and one step of the net's "
         "own nonlinear map carries them by Phi) and the linear circuit (W_hh = Psi Phi Psi^+ "
         "with unit gain). Exit status 0: the selected claim holds for every subject; 1: it "
         "fails for some; 2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
-                   help="a run directory from `emt train`, an .npz of weights or a .keras file")
+                   help="a run directory from `emt train`, an .npz or .safetensors of weights "
+                   "or a .keras file")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", metavar="NAME", help="a registered task (see `emt tasks`)")
     src.add_argument("--task-file", metavar="FILE", help="a task description file")
@@ -117,7 +119,8 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.list_tolerances:
         return _print_tolerances()
     if not args.subjects:
-        raise ValueError("give at least one SUBJECT (a run directory, .npz or .keras file)")
+        raise ValueError("give at least one SUBJECT (a run directory, .npz, .safetensors "
+                         "or .keras file)")
     # -- validate everything before computing or writing --------------------------------------
     tols = parse_overrides(args.tol)
     if args.seed < 0:

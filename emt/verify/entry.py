@@ -15,6 +15,7 @@ from emt.theory.registry import get as get_task
 from emt.theory.taskspec import TaskSpec
 from emt.verify.cell_subject import verify_cell
 from emt.verify.judge import verify_weights
+from emt.verify.model_subject import model_subject
 from emt.verify.report import Report
 from emt.verify.subject import Subject, load_subject
 
@@ -49,10 +50,12 @@ def verify_loaded(subj: Subject, **kwargs: Any) -> Report:
                      subject_sha256=subj.sha256, convention=subj.convention, **kwargs)
 
 
-def assert_emt(subject: RNNWeights | CellWeights | str | os.PathLike, task: TaskSpec | str, *,
-               claim: str = "effective", ground: str = "output", seed: int = 0,
-               horizon: int = 200, **tolerances: float) -> Report:
-    """Verify ``subject`` (weights or a path) against ``task`` and raise ``AssertionError``
+def assert_emt(subject: RNNWeights | CellWeights | str | os.PathLike | Any,
+               task: TaskSpec | str, *, claim: str = "effective", ground: str = "output",
+               seed: int = 0, horizon: int = 200, readout: Any = None,
+               **tolerances: float) -> Report:
+    """Verify ``subject`` (weights, a path, or an in-memory model with its ``readout`` as for
+    `verify.in_memory.verify_model`) against ``task`` and raise ``AssertionError``
     whose message is the verdicts and the report table when the selected ``claim``
     ("effective", "linear" or "both") does not hold; returns the report otherwise.
 
@@ -66,8 +69,10 @@ def assert_emt(subject: RNNWeights | CellWeights | str | os.PathLike, task: Task
                                "seed": seed, "horizon": horizon}
     if isinstance(subject, RNNWeights | CellWeights):
         report = judge_any(subject, spec, **options)
-    else:
+    elif isinstance(subject, str | os.PathLike):
         report = verify_subject(subject, spec, **options)
+    else:  # torch, Keras or a mapping of arrays
+        report = verify_loaded(model_subject(subject, spec, readout), **options)
     if not report.passed:
         raise AssertionError("\n".join([report.summary_line(), *report.verdict_lines(),
                                         report.table()]))

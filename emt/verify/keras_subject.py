@@ -28,7 +28,7 @@ from emt.numerics.cell_models import CellWeights
 from emt.numerics.weights import RNNWeights
 from emt.verify.conventions import weights_from_arrays
 
-__all__ = ["KERAS_LAYERS", "check_keras_file", "keras_layout", "load_keras"]
+__all__ = ["KERAS_LAYERS", "check_keras_file", "keras_layout", "load_keras", "keras_cell_weights"]
 
 # layer class -> the cell it holds (None: no recurrence) and its weight blocks G
 KERAS_LAYERS: dict[str, tuple[str | None, int]] = {
@@ -168,6 +168,13 @@ def _load_gated(path: Path, layout: str) -> CellWeights:
     except Exception as exc:  # Keras raises many types for a bad archive
         raise ValueError(f"{path}: not a loadable .keras file in safe mode "
                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    return keras_cell_weights(model, path, layout)
+
+
+def keras_cell_weights(model: Any, path: str | os.PathLike, layout: str) -> CellWeights:
+    """The `CellWeights` of a Keras ``model`` (named ``path``) of one ``LSTM``/``GRU`` layer
+    (``layout`` "lstm"/"gru") and a ``Dense`` readout, its arrays read by name."""
+    path = Path(path)
     layers = [la for la in model.layers if la.__class__.__name__ != "InputLayer"]
     layer, dense = layers
     kind = layer.__class__.__name__

@@ -29,6 +29,7 @@ from pathlib import Path
 from emt.numerics import rundir
 from emt.numerics.cell_models import CellWeights
 from emt.numerics.npz_read import read_npz
+from emt.numerics.safetensors_read import read_safetensors
 from emt.numerics.weights import RNNWeights
 from emt.theory.taskspec import TaskSpec
 from emt.verify.conventions import weights_from_arrays
@@ -63,8 +64,11 @@ def file_sha256(path: Path) -> str:
 
 def load_npz_weights(path: str | os.PathLike, cell: str | None = None
                      ) -> tuple[RNNWeights | CellWeights, str]:
-    """Read an ``.npz`` subject (`verify.conventions`); returns ``(weights, convention)``."""
-    return weights_from_arrays(path, read_npz(path, "weights file"), cell)
+    """Read an ``.npz`` or ``.safetensors`` subject (`verify.conventions`; a safetensors file is
+    checked from its header before a tensor is read, `emt.numerics.safetensors_read`); returns
+    ``(weights, convention)``."""
+    read = read_safetensors if Path(path).suffix == ".safetensors" else read_npz
+    return weights_from_arrays(path, read(path, "weights file"), cell)
 
 
 def _cell_of(weights: RNNWeights | CellWeights) -> str:
@@ -97,12 +101,12 @@ def load_subject(path: str | os.PathLike, task: TaskSpec | None = None,
         subject = _load_run(path, cell)
     elif path.suffix == ".keras":
         subject = Subject(path, load_keras(path, cell), None, file_sha256(path), "keras-file")
-    elif path.suffix == ".npz":
+    elif path.suffix in (".npz", ".safetensors"):
         weights, convention = load_npz_weights(path, cell)
         subject = Subject(path, weights, None, file_sha256(path), convention)
     else:
-        raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz or "
-                         "a .keras file")
+        raise ValueError(f"{path}: unknown subject type; expected a run directory, an .npz, "
+                         "a .safetensors or a .keras file")
     if task is not None:
         subject = replace(subject, task=task)
     if subject.task is not None:
