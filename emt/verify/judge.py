@@ -15,6 +15,7 @@ from emt.numerics.weights import RNNWeights
 from emt.theory.registry import get as get_task
 from emt.theory.taskspec import TaskSpec
 from emt.verify.basis import GROUNDINGS
+from emt.verify.binding import binding_part
 from emt.verify.checks import Context, run_checks
 from emt.verify.claims import CHOICES
 from emt.verify.linear_descriptors import linear_descriptors
@@ -106,9 +107,12 @@ def verify_weights(
                   horizon=horizon)
     checks = run_checks(ctx)
     effective = effective_of(weights, task, tols, seed, horizon, subject)
-    checks = checks + list(effective.checks)
+    binding, binding_descriptors = binding_part(effective.model, task, effective.fit, tols, seed,
+                                                horizon=horizon, subject=subject)
+    checks = checks + list(effective.checks) + binding
     descriptors = {**linear_descriptors(ctx),
-                   **{k: float(v) for k, v in effective.descriptors.items()}}
+                   **{k: float(v) for k, v in effective.descriptors.items()},
+                   **binding_descriptors}
 
     spectral = ctx.spectral.to_json()
     spectral.update(paper_metric=ctx.paper, paper_threshold=PAPER_THRESHOLD)
@@ -187,7 +191,8 @@ def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
     Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
     ``effective_loaded_state=0.99``.
     """
-    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_")) else name:
+    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_", "binding_"))
+            else name:
             value for name, value in tolerances.items()}
     spec = get_task(task) if isinstance(task, str) else task
     if isinstance(subject, RNNWeights):
