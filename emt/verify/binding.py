@@ -40,9 +40,14 @@ _WINDOW_TAG = 8201
 class Fit(Protocol):
     """What `binding_part` reads of the fitted embedding (`verify.embedding.EmbeddingFit`)."""
 
-    A: np.ndarray
-    A_pinv: np.ndarray
-    finite: bool
+    @property
+    def A(self) -> np.ndarray: ...
+
+    @property
+    def A_pinv(self) -> np.ndarray: ...
+
+    @property
+    def finite(self) -> bool: ...
 
 
 def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, float],

@@ -173,8 +173,9 @@ def interchange_and_ablation(model: Dynamics, task: TaskSpec, A: np.ndarray, A_p
         start = np.concatenate([*edited, x, ablated])
         ok = bool(np.all(np.isfinite(start)))
         y = rollout_dynamics(model, np.zeros((len(start), s, d)),
-                             state_init=np.nan_to_num(start), keep=(0, 0))[1] if ok else None
-    ok = ok and y is not None and bool(np.all(np.isfinite(y)))
+                             state_init=np.nan_to_num(start), keep=(0, 0))[1]
+    ok = ok and bool(np.all(np.isfinite(y)))
+    y = y if ok else np.zeros_like(y)  # a run that overflowed is scored as silent (and fails)
     y_true, y_true2 = frame.values(w), frame.values(w2)
     target = continue_sequence(task, (y_true @ frame.to_window.T).reshape(P, s, d), s)
     sign = target >= 0
@@ -188,18 +189,18 @@ def interchange_and_ablation(model: Dynamics, task: TaskSpec, A: np.ndarray, A_p
         flip = (t_e >= 0) != sign
         if not np.any(flip):
             continue
-        out = y[i * P:(i + 1) * P][flip] if ok else np.zeros(int(flip.sum()))
+        out = y[i * P:(i + 1) * P][flip]
         per_variable[k] = decided_sign_accuracy(out, t_e[flip])
         pooled_y.append(out)
         pooled_t.append(t_e[flip])
-        base_y.append(y[-2 * P:-P][flip] if ok else np.zeros(int(flip.sum())))
+        base_y.append(y[-2 * P:-P][flip])
         base_t.append(target[flip])
     flipped = int(sum(len(v) for v in pooled_t))
     iia = decided_sign_accuracy(np.concatenate(pooled_y), np.concatenate(pooled_t)) \
         if flipped else 0.0
     unedited = decided_sign_accuracy(np.concatenate(base_y), np.concatenate(base_t)) \
         if flipped else 0.0
-    abl = y[-P:] if ok else np.zeros_like(target)
+    abl = y[-P:]
     decided = np.abs(abl) > ZERO_BAND * np.maximum(1.0, np.abs(target))
     n_dec = int(decided.sum())
     acc = float(np.mean((abl[decided] >= 0) == sign[decided])) if n_dec else 0.5

@@ -122,3 +122,19 @@ def test_a_saturating_circuit_fails_binding_and_is_an_attractor() -> None:
     assert not checks["binding.interchange"].passed
     assert descriptors["regime"]["class"] == "attractor"
     assert descriptors["regime"]["amplitude_ratio"] > 0.9
+
+
+def test_cli_claim_binding_and_all_select_the_exit_status(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from emt.cli import main
+
+    task = get("repeat-copy-3")
+    p = _circuit(task, 12).save_npz(tmp_path / "c.npz")
+    base = ["verify", str(p), "--task", "repeat-copy-3", "--ground", "input",
+            "--tol", "spectrum.modulus=1e-30"]  # the linear claim fails, the others hold
+    assert main([*base, "--claim", "binding"]) == 0
+    assert main([*base, "--claim", "all"]) == 1
+    assert main([*base, "--claim", "binding", "--tol", "binding.interchange=1.5"]) == 1
+    out = capsys.readouterr().out
+    assert "* Binding (the live-slot subspaces are causally the variables): HOLDS" in out
+    assert "binding.interchange" in out and "regime.class" in out
