@@ -138,3 +138,20 @@ def test_cli_claim_binding_and_all_select_the_exit_status(tmp_path: Path,
     out = capsys.readouterr().out
     assert "* Binding (the live-slot subspaces are causally the variables): HOLDS" in out
     assert "binding.interchange" in out and "regime.class" in out
+
+
+def test_the_oblique_swap_is_the_one_consistent_with_the_fit() -> None:
+    # with a non-orthogonal Psi the orthogonal projection onto one variable's columns drags in
+    # the others, so only the oblique swap (the fit's own read-out) lands every interchange
+    task = get("repeat-copy-4")
+    for orthonormal in (False, True):
+        psi = random_psi(task, 20, np.random.default_rng(0))
+        c = Circuit(task, np.linalg.qr(psi)[0] if orthonormal else psi)
+        model = ElmanDynamics(RNNWeights(c.w_uh, c.w_hh, c.w_hy, activation="linear"))
+        fit = effective_analysis(model, task, resolve(), 0).fit
+        values = {p: binding_part(model, task, fit, resolve(), 0, projection=p)[0][0]
+                  for p in ("oblique", "orthogonal")}
+        assert values["oblique"].value == 1.0 and values["oblique"].metrics["oblique"] == 1.0
+        assert (values["orthogonal"].value == 1.0) is orthonormal
+    with pytest.raises(ValueError, match="projection must be one of"):
+        binding_part(model, task, fit, resolve(), 0, projection="diagonal")
