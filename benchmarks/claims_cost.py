@@ -1,9 +1,9 @@
 """Where the time of one `emt verify` goes now that every report judges three claims: the
 linear checks, the linear-side descriptors, the effective analysis (checks and descriptors), the
 binding claim's interventions and descriptors (`verify.binding`) and the figures, each as a share
-of the total, with one ``numpy.linalg.eigvals`` of W_hh as the unit of cost, all measured in one process on the same N_h = 1024
-subjects as `benchmarks.verify_speed` (process CPU time, one BLAS thread), so the ratios hold
-whatever the load on the shared cores.
+of the total, with one ``numpy.linalg.eigvals`` of W_hh as the unit of cost, all measured in one
+process on the same N_h = 1024 subjects as `benchmarks.verify_speed` (process CPU time, one BLAS
+thread), so the ratios hold whatever the load on the shared cores.
 
 Run: ``python -m benchmarks.claims_cost [--tasks repeat-copy-4 T2 T1]``.
 """
