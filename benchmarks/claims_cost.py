@@ -1,8 +1,9 @@
-"""Where the time of one `emt verify` goes now that every report judges both claims: the
-linear checks, the linear-side descriptors, the effective analysis (checks and descriptors) and
-the figures, each as a share of the total, all measured in one process on the same N_h = 1024
-subjects as `benchmarks.verify_speed` (process CPU time, one BLAS thread), so the ratios hold
-whatever the load on the shared cores.
+"""Where the time of one `emt verify` goes now that every report judges three claims: the
+linear checks, the linear-side descriptors, the effective analysis (checks and descriptors), the
+binding claim's interventions and descriptors (`verify.binding`) and the figures, each as a share
+of the total, with one ``numpy.linalg.eigvals`` of W_hh as the unit of cost, all measured in one
+process on the same N_h = 1024 subjects as `benchmarks.verify_speed` (process CPU time, one BLAS
+thread), so the ratios hold whatever the load on the shared cores.
 
 Run: ``python -m benchmarks.claims_cost [--tasks repeat-copy-4 T2 T1]``.
 """
@@ -52,6 +53,11 @@ def stages(weights, task) -> dict[str, float]:
     analysis.checks  # noqa: B018
     analysis.descriptors  # noqa: B018
     out["effective checks + descriptors"] = time.process_time() - clock
+    from emt.verify.binding import binding_part
+
+    clock = time.process_time()
+    binding_part(analysis.model, task, analysis.fit, tols, 0, subject="bench")
+    out["binding checks + descriptors"] = time.process_time() - clock
     from emt.verify.judge import verify_weights
 
     report = verify_weights(weights, task)
@@ -74,8 +80,13 @@ def main() -> None:
         for label, weights in _subjects(task).items():
             cost = stages(weights, task)
             total = sum(cost.values())
-            print(f"{name:13s} {label:9s} total CPU {total:6.2f} s: " + ", ".join(
-                f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in cost.items()))
+            clock = time.process_time()
+            np.linalg.eigvals(weights.W_hh)
+            unit = time.process_time() - clock
+            print(f"{name:13s} {label:9s} total CPU {total:6.2f} s = {total / unit:.1f} eigvals "
+                  f"({unit:.2f} s): " + ", ".join(
+                      f"{k} {v:.2f} s ({100 * v / total:.0f}%, {v / unit:.1f} eigvals)"
+                      for k, v in cost.items()))
 
 
 if __name__ == "__main__":

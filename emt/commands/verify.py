@@ -45,12 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "verify", help="check trained weights against the theory (assertion report)",
         description="Check trained weights (run directories, .npz, .safetensors or .keras "
-        "files) against the "
-        "theory's predictions within named tolerances. Every report judges two claims: the "
-        "effective circuit (the states embed the live slots linearly and one step of the net's "
-        "own nonlinear map carries them by Phi) and the linear circuit (W_hh = Psi Phi Psi^+ "
-        "with unit gain). Exit status 0: the selected claim holds for every subject; 1: it "
-        "fails for some; 2: bad input (nothing written).")
+        "files) against the theory's predictions within named tolerances. Every report judges "
+        "three claims (docs/science.md): binding (the live-slot subspaces are causally the "
+        "task's variables), the effective circuit (the states are a linear image of the live "
+        "slots) and the linear circuit (W_hh = Psi Phi Psi^+ with unit gain). Exit status 0: "
+        "the selected claim holds for every subject; 1: it fails or is inconclusive for some; "
+        "2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz or .safetensors of weights "
                    "or a .keras file")
@@ -61,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the subject's cell when its arrays do not say (default: recognised "
                    "from the recurrent matrix's shape: N x N rnn, 4N x N lstm, 3N x N gru)")
     p.add_argument("--claim", choices=CHOICES, default="effective",
-                   help="the claim that decides the exit status: effective (default), linear or "
-                   "both; reports show both verdicts either way")
+                   help="the claim that decides the exit status: effective (default), binding, "
+                   "linear, both (effective and linear) or all; reports show every verdict "
+                   "either way")
     p.add_argument("--ground", choices=GROUNDINGS, default="output",
                    help="grounding of the privileged basis: input (G = W_uh), output (default: G "
                    "fitted to the readout over s steps) or output-pinv (G = pinv(W_hy))")

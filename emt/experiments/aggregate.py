@@ -115,7 +115,8 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
                matched_error=spec.phase_error_mean, modulus_error=spec.modulus_error_mean,
                count_trained=spec.n_trained, count_theory=spec.n_theory,
                checks=dict(rec.verify.checks), claims=dict(rec.verify.claims or {}),
-               descriptors={k: _num(v) for k, v in (rec.verify.descriptors or {}).items()})
+               descriptors={k: _num(v) for k, v in (rec.verify.descriptors or {}).items()
+                            if not isinstance(v, dict)})  # objects (regime, ...) not averaged
     return row
 
 

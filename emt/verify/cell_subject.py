@@ -28,6 +28,7 @@ from emt.numerics.dynamics import Dynamics
 from emt.numerics.weights import RNNWeights
 from emt.theory.cell_linearisation import linearised_triple
 from emt.theory.taskspec import TaskSpec
+from emt.verify.binding import binding_part
 from emt.verify.checks import CheckResult, finite
 from emt.verify.claims import judge_all, selected_holds
 from emt.verify.effective import EffectiveAnalysis, effective_analysis
@@ -114,8 +115,10 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
     checks = [_no_bias(weights, subject, tols["no_bias"]),
               _generalisation(model, task, seed, horizon, subject, tols["generalisation"])]
     analysis = effective_analysis(model, task, tols, seed, horizon=horizon, subject=subject)
-    checks += analysis.checks
-    descriptors = dict(analysis.descriptors)
+    binding, binding_descriptors = binding_part(model, task, analysis.fit, tols, seed,
+                                                horizon=horizon, subject=subject)
+    checks += analysis.checks + binding
+    descriptors = {**analysis.descriptors, **binding_descriptors}
     descriptors.update(embedding_descriptors(analysis, weights))
     linear_metrics: dict[str, Any] = {}
     if weights.cell == "lru":
@@ -131,7 +134,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
         # the linear claim's checks of the linearised net (its own effective checks would
         # judge the linearisation, not this cell)
         checks += [_renamed(c) for c in lin.checks
-                   if c.name != "no_bias" and not c.name.startswith("effective.")]
+                   if c.name != "no_bias" and not c.name.startswith(("effective.", "binding."))]
         linear_metrics = {"spectrum": lin.metrics["spectrum"],
                           "accuracy_h200": lin.metrics["accuracy_h200"]}
     embedding = next(c for c in checks if c.name == "effective.embedding")
@@ -147,7 +150,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
                 "activation": weights.cell, "cell": weights.cell, "tolerances": tols,
                 "versions": versions(),
                 "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    return Report(checks, metadata, metrics, claim=claim, notes=notes)
+    return Report(checks, metadata, metrics, claim=claim, notes=notes, descriptors=descriptors)
 
 
 def affine_note(descriptors: Mapping[str, float]) -> dict[str, str]:

@@ -1,5 +1,11 @@
-"""The two claims a report judges, each from its own checks, each with a one-sentence verdict.
+"""The three claims a report judges, each from its own checks, each with a one-sentence verdict.
 
+* **binding** -- the fitted embedding's live-slot subspaces are causally the task's variables:
+  swapping one variable's component between two runs makes the net's own dynamics emit the
+  task's continuation of the swapped window, and projecting the whole live image out brings the
+  outputs to chance (`verify.interventions`); and the net solves the task.  Checks:
+  ``binding.interchange``, ``binding.ablation``, ``generalisation``.  It adds causal evidence
+  to the effective claim's geometric one.
 * **effective circuit** -- the hidden states are a linear embedding of the live slots,
   ``h(t) = Psi_eff Pi_Phi w(t)``, and one step of the network's own nonlinear map carries that
   embedding by Phi, ``act(W_hh Psi_eff Pi_Phi w) = Psi_eff Phi Pi_Phi w``; and the net solves the
@@ -12,8 +18,9 @@
   net whose circuit modes have |lambda| > 1, compensated by its gain 1 - h^2 < 1).
 
 A claim holds when at least one of its checks ran and none failed (a skipped check is no
-evidence either way).  ``generalisation`` and ``readout`` belong to both: neither claim says
-anything about a net that does not do its task, and in both the readout reads the newest slot.
+evidence either way).  ``generalisation`` belongs to all three (no claim says anything about a
+net that does not do its task) and ``readout`` to the effective and the linear claim (in both
+the readout reads the newest slot).
 """
 
 from __future__ import annotations
@@ -24,29 +31,49 @@ from dataclasses import dataclass
 from emt.verify.checks import CheckResult
 
 __all__ = ["CLAIMS", "CHOICES", "TITLES", "SHARED", "ClaimVerdict", "claim_of", "judge",
-           "judge_all", "selected_holds"]
+           "judge_all", "selected", "selected_holds"]
 
-CLAIMS = ("effective", "linear")
-CHOICES = ("effective", "linear", "both")  # what --claim / claim= may select
+CLAIMS = ("effective", "linear", "binding")  # reports list the verdicts in this order
+CHOICES = ("effective", "linear", "binding", "both", "all")  # what --claim / claim= may select
+SELECTS = {"both": ("effective", "linear"), "all": CLAIMS}  # the choices naming several claims
 TITLES = {
+    "binding": "binding (the live-slot subspaces are causally the variables)",
     "effective": "effective circuit",
     "linear": "linear circuit (W_hh = Psi Phi Psi^+ with unit gain)",
 }
 MEANING = {
+    "binding": "the net solves the task, swapping one variable's live-slot component between "
+               "two runs makes it emit the swapped window's continuation, and removing the "
+               "live image leaves its outputs at chance",
     "effective": "the net solves the task, its states are a linear embedding of the live slots "
                  "and one step of its own nonlinear map carries them by Phi",
     "linear": "the net solves the task and W_hh, read as a linear map with unit gain, is "
               "Psi Phi Psi^+",
 }
-SHARED = ("generalisation", "readout")  # checks that belong to both claims
+SHARED = ("generalisation", "readout")  # checks of both the effective and the linear claim
 EFFECTIVE_PREFIX = "effective."
+BINDING_PREFIX = "binding."
 
 
 def claim_of(check_name: str) -> tuple[str, ...]:
-    """The claims a check belongs to (``("effective", "linear")`` for the shared ones)."""
-    if check_name in SHARED:
+    """The claims a check belongs to: ``generalisation`` to all three, ``readout`` to the
+    effective and the linear claim, ``binding.*`` to binding, ``effective.*`` to effective and
+    every other check to linear."""
+    if check_name == "generalisation":
         return CLAIMS
+    if check_name in SHARED:
+        return ("effective", "linear")
+    if check_name.startswith(BINDING_PREFIX):
+        return ("binding",)
     return ("effective",) if check_name.startswith(EFFECTIVE_PREFIX) else ("linear",)
+
+
+def selected(choice: str) -> tuple[str, ...]:
+    """The claims a ``--claim`` choice names ("both": effective and linear; "all": every
+    claim); ``ValueError`` for an unknown choice."""
+    if choice not in CHOICES:
+        raise ValueError(f"claim must be one of {', '.join(CHOICES)}; got {choice!r}")
+    return SELECTS.get(choice, (choice,))
 
 
 def _number(c: CheckResult) -> str:
@@ -105,9 +132,6 @@ def judge_all(checks: list[CheckResult],
     return {claim: judge(claim, checks, notes) for claim in CLAIMS}
 
 
-def selected_holds(verdicts: Mapping[str, ClaimVerdict], selected: str) -> bool:
-    """Whether the selected claim holds ("both": both do)."""
-    if selected not in CHOICES:
-        raise ValueError(f"claim must be one of {', '.join(CHOICES)}; got {selected!r}")
-    wanted = CLAIMS if selected == "both" else (selected,)
-    return all(verdicts[c].holds for c in wanted)
+def selected_holds(verdicts: Mapping[str, ClaimVerdict], choice: str) -> bool:
+    """Whether every claim the choice names holds (`selected`)."""
+    return all(verdicts[c].holds for c in selected(choice))

@@ -62,8 +62,9 @@ def assert_emt(subject: RNNWeights | CellWeights | str | os.PathLike | Any,
     Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
     ``effective_loaded_state=0.99``.
     """
-    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_")) else name:
-            value for name, value in tolerances.items()}
+    prefixes = ("spectrum_", "effective_", "binding_")
+    tols = {name.replace("_", ".", 1) if name.startswith(prefixes) else name: value
+            for name, value in tolerances.items()}
     spec = get_task(task) if isinstance(task, str) else task
     options: dict[str, Any] = {"claim": claim, "ground": ground, "tolerances": tols,
                                "seed": seed, "horizon": horizon}

@@ -16,6 +16,7 @@ from emt.numerics.simulate import ElmanDynamics
 from emt.numerics.weights import RNNWeights
 from emt.theory.taskspec import TaskSpec
 from emt.verify.basis import GROUNDINGS
+from emt.verify.binding import binding_part
 from emt.verify.checks import Context, run_checks
 from emt.verify.claims import CHOICES
 from emt.verify.effective import EffectiveAnalysis, effective_analysis
@@ -105,9 +106,12 @@ def verify_weights(
                   horizon=horizon)
     checks = run_checks(ctx)
     effective = effective_of(weights, task, tols, seed, horizon, subject)
-    checks = checks + list(effective.checks)
+    binding, binding_descriptors = binding_part(effective.model, task, effective.fit, tols, seed,
+                                                horizon=horizon, subject=subject)
+    checks = checks + list(effective.checks) + binding
     descriptors = {**linear_descriptors(ctx),
-                   **{k: float(v) for k, v in effective.descriptors.items()}}
+                   **{k: float(v) for k, v in effective.descriptors.items()},
+                   **binding_descriptors}
 
     spectral = ctx.spectral.to_json()
     spectral.update(paper_metric=ctx.paper, paper_threshold=PAPER_THRESHOLD)

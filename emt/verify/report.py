@@ -1,16 +1,20 @@
 """`Report`: the checks of one subject plus metadata, rendered for people and machines.
 
-A report judges two claims (`verify.claims`): "effective circuit" and "linear circuit", each
-from its own checks; ``claim`` selects which one decides `Report.passed` and the exit status
-("effective", "linear" or "both").  Every rendering opens with both verdicts, one sentence each.
+A report judges three claims (`verify.claims`): "binding", "effective circuit" and "linear
+circuit", each from its own checks; ``claim`` selects which decide `Report.passed` and the exit
+status ("binding", "effective", "linear", "both" = effective and linear, or "all").  Every
+rendering opens with every verdict, one sentence each.
 
 JSON schema ``emt.report/2`` (stable; the sweep reads it; version 1 had no claims)::
 
     {"schema": "emt.report/2",
-     "claim": "effective" | "linear" | "both",   (the claim that decides "passed")
-     "claims": {"effective": {claim, title, holds, checks, failed, sentence},
+     "claim": "binding" | "effective" | "linear" | "both" | "all",   (what decides "passed")
+     "claims": {"binding":   {claim, title, holds, checks, failed, sentence},
+                "effective": {claim, title, holds, checks, failed, sentence},
                 "linear":    {claim, title, holds, checks, failed, sentence}},
-     "descriptors": {name: number},   (never decide a verdict: gains, moduli, cond(Psi), ...)
+     "descriptors": {name: number | {name: value}},   (never decide a verdict: gains, moduli,
+                    cond(Psi), ...; "regime", "long_horizon", "fit_over_time", "walsh" are
+                    objects, `verify.binding`)
      "metadata": {subject, subject_sha256, convention, task, task_label, grounding, seed,
                   horizon, n_hidden, activation, tolerances, versions, date},
      "checks": [{name, subject, status, value, tolerance, comparator, passed, detail, metrics}],
@@ -18,7 +22,8 @@ JSON schema ``emt.report/2`` (stable; the sweep reads it; version 1 had no claim
                               phase_error_mean, modulus_error_max, modulus_error_mean,
                               paper_metric (null = the paper's "---"), paper_threshold},
                  "accuracy_h200", "loaded_state_accuracy", "psi_condition", "slots",
-                 "passed" (the selected claim holds), "effective_holds", "linear_holds"}}
+                 "passed" (the selected claims hold), "binding_holds", "effective_holds",
+                 "linear_holds"}}
 
 No NaN anywhere (``json.dumps(..., allow_nan=False)``); a skipped check has ``value`` null.
 """
@@ -37,7 +42,7 @@ import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
 from emt.verify.checks import CheckResult
-from emt.verify.claims import CLAIMS, ClaimVerdict, judge_all, selected_holds
+from emt.verify.claims import ClaimVerdict, judge_all, selected, selected_holds
 
 __all__ = ["Report", "SCHEMA", "FORMATS"]
 
@@ -58,6 +63,19 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def _descriptor_rows(descriptors: dict[str, Any], prefix: str = "") -> list[list[str]]:
+    """``[name, value]`` rows, objects flattened to ``name.key``, lists joined, numbers 4g."""
+    rows = []
+    for k, v in descriptors.items():
+        if isinstance(v, dict):
+            rows += _descriptor_rows(v, f"{prefix}{k}.")
+        elif isinstance(v, list | tuple):
+            rows.append([f"{prefix}{k}", ", ".join(f"{x:.3g}" for x in v)])
+        else:
+            rows.append([f"{prefix}{k}", v if isinstance(v, str) else f"{v:.4g}"])
+    return rows
+
+
 @dataclass(eq=False)
 class Report:
     """Checks of one subject, metadata, summary metrics and (not serialised) figure data."""
@@ -67,18 +85,18 @@ class Report:
     metrics: dict[str, Any]
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
     claim: str = "effective"
-    descriptors: dict[str, float] = field(default_factory=dict)
+    descriptors: dict[str, Any] = field(default_factory=dict)  # numbers, or objects of them
     notes: dict[str, str] = field(default_factory=dict)  # per-claim descriptor clause
 
     # -- verdict -------------------------------------------------------------------------------
     @property
     def verdicts(self) -> dict[str, ClaimVerdict]:
-        """Both claims' verdicts (`verify.claims.judge_all`)."""
+        """Every claim's verdict (`verify.claims.judge_all`)."""
         return judge_all(self.checks, self.notes)
 
     @property
     def passed(self) -> bool:
-        """True when the selected claim holds ("both": both hold)."""
+        """True when every selected claim holds (`verify.claims.selected`)."""
         return selected_holds(self.verdicts, self.claim)
 
     @property
@@ -88,13 +106,12 @@ class Report:
     @property
     def failed(self) -> list[CheckResult]:
         """Failed checks of the selected claim(s)."""
-        wanted = CLAIMS if self.claim == "both" else (self.claim,)
-        names = {n for c in wanted for n in self.verdicts[c].failed}
+        names = {n for c in selected(self.claim) for n in self.verdicts[c].failed}
         return [c for c in self.checks if c.name in names]
 
     def verdict_lines(self) -> list[str]:
         """One plain sentence per claim, the selected one(s) marked."""
-        wanted = CLAIMS if self.claim == "both" else (self.claim,)
+        wanted = selected(self.claim)
         return [("* " if c in wanted else "  ") + v.sentence
                 for c, v in self.verdicts.items()]
 
@@ -130,7 +147,7 @@ class Report:
         """The descriptors (never gate a verdict) as a Markdown table."""
         from tabulate import tabulate
 
-        return tabulate([[k, f"{v:.4g}"] for k, v in self.descriptors.items()],
+        return tabulate(_descriptor_rows(self.descriptors),
                         headers=["descriptor (never gates)", "value"], tablefmt="github")
 
     def summary_line(self) -> str:

@@ -48,10 +48,10 @@ class SpectrumMetrics:
 class ReportMetrics:
     """``accuracy_h200`` is the generalisation check's sign accuracy at the report's horizon
     (H = 200 by default) with the input phase driven through the network; ``passed`` whether the
-    selected claim holds, ``effective_holds`` / ``linear_holds`` each claim's verdict.  The
-    Elman RNN's report has the spectral and privileged-basis numbers; a gated or diagonal cell's
-    report (`verify.cell_subject`) has the embedding R^2, its cell descriptors and the
-    linearisation's numbers (``linear``) instead."""
+    selected claims hold, ``effective_holds`` / ``linear_holds`` / ``binding_holds`` each
+    claim's verdict.  The Elman RNN's report has the spectral and privileged-basis numbers; a
+    gated or diagonal cell's report (`verify.cell_subject`) has the embedding R^2, its cell
+    descriptors and the linearisation's numbers (``linear``) instead."""
 
     accuracy_h200: float
     passed: bool
@@ -64,6 +64,7 @@ class ReportMetrics:
     embedding_r2: float | None = None
     descriptors: dict | None = None
     linear: dict | None = None
+    binding_holds: bool | None = None  # the binding claim's verdict (absent in older reports)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ def assert_oracle(task: TaskSpec, ground: str, horizon: int = 200, seed: int = 3
     by = {c.name: c for c in report.checks}
     solvable = is_linearly_solvable(task).solvable
     for name, c in by.items():
-        if (name in ("generalisation", "readout") or name.startswith("effective.")) and \
+        if (name in ("generalisation", "readout") or name.startswith(("effective.",
+                                                                       "binding."))) and \
                 not solvable:
             continue  # the driven regime: a linear net cannot reach the circuit's states
         assert c.passed is not False, report.table()
@@ -54,11 +55,12 @@ def assert_oracle(task: TaskSpec, ground: str, horizon: int = 200, seed: int = 3
         assert by["generalisation"].passed
         assert by["generalisation"].metrics["max_rel_error"] < EXACT
         assert by["markov"].passed and by["trajectory"].passed
+        assert report.verdicts["binding"].holds and by["binding.interchange"].value == 1.0
     else:  # the paper's gap: the loaded state is exact, the driven input phase is not
         assert by["generalisation"].passed is False
         assert report.passed is False and not report.verdicts["linear"].holds
         assert report.verdicts["linear"].failed == ("generalisation", "readout")
-        assert not report.verdicts["effective"].holds
+        assert not report.verdicts["effective"].holds and not report.verdicts["binding"].holds
 
 
 @pytest.mark.parametrize("ground", ["input", "output", "output-pinv"])

@@ -29,7 +29,8 @@ def scaled() -> RNNWeights:
 
 
 def test_claim_membership() -> None:
-    assert claim_of("generalisation") == ("effective", "linear")
+    assert claim_of("generalisation") == ("effective", "linear", "binding")
+    assert claim_of("binding.interchange") == claim_of("binding.ablation") == ("binding",)
     assert claim_of("readout") == ("effective", "linear")
     assert claim_of("effective.step") == ("effective",)
     assert claim_of("spectrum.modulus") == ("linear",)

@@ -49,7 +49,8 @@ def test_committed_t3_net_as_keras_file_gets_the_run_directory_verdicts(tmp_path
     build_keras_model(w).save(path)
     as_run, as_keras = verify_subject(RUN), verify_subject(path, task)
     assert {k: v.holds for k, v in as_keras.verdicts.items()} == \
-        {k: v.holds for k, v in as_run.verdicts.items()} == {"effective": True, "linear": False}
+        {k: v.holds for k, v in as_run.verdicts.items()} == {"effective": True, "linear": False,
+                                                            "binding": True}
 
 
 def test_keras_file_with_another_architecture_is_bad_input(tmp_path: Path,

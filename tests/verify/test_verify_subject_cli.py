@@ -74,9 +74,9 @@ def test_every_convention_verifies_the_same(tmp_path: Path, circuit: RNNWeights,
     assert {d["schema"] for d in docs} == {"emt.report/2"}
     values = [[c["value"] for c in d["checks"]] for d in docs]
     assert values[0] == values[1] == values[2]
-    # PyTorch and Keras names are judged exactly as our own: both claims, same verdicts
+    # PyTorch and Keras names are judged exactly as our own: every claim, same verdicts
     assert [{c: v["holds"] for c, v in d["claims"].items()} for d in docs] == \
-        [{"effective": True, "linear": True}] * 3
+        [{"effective": True, "linear": True, "binding": True}] * 3
     assert docs[0]["descriptors"] == docs[1]["descriptors"] == docs[2]["descriptors"]
     assert {d["metadata"]["convention"] for d in docs} == {"ours", "pytorch", "keras"}
     assert (out / "ours.eigenvalues.png").stat().st_size > 1000

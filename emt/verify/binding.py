@@ -1,0 +1,80 @@
+"""The binding claim's checks and the regime descriptors of one model: the one call a judge makes.
+
+`binding_part` draws ``WINDOWS`` windows from ``seed``, drives them through the input phase to
+``t0 = s - 1 + max(nu, 1)`` (the first step the fitted embedding covers) once, and uses
+
+* the first ``2 PAIRS`` of them for the interchange interventions and the ablation
+  (`verify.interventions`: checks ``binding.interchange``, ``binding.ablation``);
+* all of them and their negatives (antithetic pairs) for the Walsh spectrum of ``x(t0)`` in
+  the input window's entries (`verify.walsh`: descriptor ``walsh``);
+
+and adds the descriptors ``regime``, ``long_horizon`` and ``fit_over_time``
+(`verify.regime`).  The model is seen only through `numerics.dynamics.Dynamics`, the embedding
+through its matrix ``A`` and read-out ``A^+`` (`verify.embedding.EmbeddingFit`), so every cell
+gets the same treatment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from emt.numerics.dynamics import Dynamics
+from emt.theory.effective import nilpotent_index
+from emt.theory.taskspec import TaskSpec
+from emt.verify.checks import CheckResult
+from emt.verify.embedding import drive, random_windows, sequence_windows
+from emt.verify.interventions import binding_checks, interchange_and_ablation
+from emt.verify.regime import long_horizon, regime
+from emt.verify.walsh import walsh_spectrum
+
+__all__ = ["binding_part", "PAIRS", "WINDOWS"]
+
+PAIRS = 32  # window pairs: 32 x (variables + 2) states for s steps in one rollout
+WINDOWS = 512  # Walsh spectrum: 256 windows and their negatives (halves of 128 >> n = 64)
+_WINDOW_TAG = 8201
+
+
+class Fit(Protocol):
+    """What `binding_part` reads of the fitted embedding (`verify.embedding.EmbeddingFit`)."""
+
+    @property
+    def A(self) -> np.ndarray: ...
+
+    @property
+    def A_pinv(self) -> np.ndarray: ...
+
+    @property
+    def finite(self) -> bool: ...
+
+
+def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, float],
+                 seed: int, *, horizon: int = 200, subject: str = "model",
+                 projection: str = "oblique") -> tuple[list[CheckResult], dict[str, Any]]:
+    """``(checks, descriptors)``: the binding claim's two checks and the descriptors
+    ``regime``, ``long_horizon``, ``fit_over_time``, ``walsh`` (module docstring).  A fit that
+    is not finite fails both checks and leaves the descriptors out."""
+    s, d = task.s, task.d
+    t0 = s - 1 + max(nilpotent_index(task), 1)
+    half = max(WINDOWS // 2, 2 * PAIRS)
+    drawn = random_windows(task, half, seed, _WINDOW_TAG)
+    windows = np.concatenate([drawn, -drawn])  # antithetic pairs for the Walsh spectrum
+    states = drive(model, windows, t0 - s + 1)[:, t0]
+    w = sequence_windows(task, drawn[:2 * PAIRS], t0 - s + 1)[:, -1]
+    A, A_pinv = (fit.A, fit.A_pinv) if fit.finite else (np.full_like(fit.A, np.nan),
+                                                        np.full_like(fit.A_pinv, np.nan))
+    a, b = slice(0, PAIRS), slice(PAIRS, 2 * PAIRS)
+    iv = interchange_and_ablation(model, task, A, A_pinv, states[a], states[b], w[a], w[b],
+                                  t0, projection)
+    checks = binding_checks(iv, tol, subject)
+    if not fit.finite:
+        return checks, {}
+    lh, over_time = long_horizon(model, task, A, seed)
+    descriptors: dict[str, Any] = {"regime": regime(model, task, A, A_pinv, seed, horizon),
+                                   "long_horizon": lh, "fit_over_time": over_time}
+    spectrum = walsh_spectrum(drawn.reshape(half, s * d), states[:half], states[half:])
+    if spectrum:
+        descriptors["walsh"] = spectrum
+    return checks, descriptors
