@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.core.limits import check_at_most
 from emt.core.progress import Progress
 from emt.core.provenance import versions
 from emt.numerics import rundir, runlock
@@ -145,6 +146,7 @@ def _validate(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
               ) -> list[Path | None]:
     if not isinstance(configs, list | tuple) or not configs:
         raise ValueError("train_group needs a non-empty list of TrainConfig")
+    check_at_most("members of one group", len(configs), "MAX_GROUP_MEMBERS")
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise ValueError(f"every member must be a TrainConfig; got {type(c).__name__}")
