@@ -13,7 +13,7 @@ from emt.numerics.data import FLOAT32_MAX, target_bounds
 from emt.numerics.weights import ACTIVATIONS
 from emt.theory.taskspec import TaskSpec
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "TRAIN_CELLS"]
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "TRAIN_CELLS", "MAX_SEED", "check_seed"]
 
 # The trainable recurrent cells: the paper's Elman RNN and those of `numerics.cell_models`.
 TRAIN_CELLS = ("rnn", "lstm", "gru", "lru")
@@ -21,6 +21,18 @@ TRAIN_CELLS = ("rnn", "lstm", "gru", "lru")
 # Fields a resumed run may change without becoming a different run: how long to train and how
 # often to save.  Everything else fixes the trajectory and must match the stored run.
 RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every", "history_every", "stop_when_learned"})
+
+# The largest seed: Keras' set_random_seed seeds numpy's legacy generator, which takes 32-bit
+# seeds only (a larger one fails when TensorFlow starts, after the run directory is made).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """``seed`` if it is an integer in ``0 .. MAX_SEED``; else ValueError naming ``what``."""
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be an integer from 0 to 2**32 - 1 = {MAX_SEED} (the "
+                         f"seed range of numpy's generator); got {seed!r}")
+    return int(seed)
 
 
 def _is_int(value: Any) -> bool:
@@ -73,8 +85,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        check_seed(self.seed)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; "
                              f"got {self.activation!r}")

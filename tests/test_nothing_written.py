@@ -1,0 +1,153 @@
+"""Nothing is written by a command that fails: refusals come before any directory is made, and
+a late failure (memory, a full disk, a file-size limit, an environment variable read when
+TensorFlow starts) removes the directories the command itself created.  Killed writers' stale
+temporary files are cleared by the next writer."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emt.cli import EXIT_BAD_INPUT, main
+from emt.core import atomic
+from emt.numerics import runlock
+
+TRAIN = ["train", "--task", "repeat-copy-4", "--hidden", "8", "--steps", "2", "--quiet"]
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_a_group_above_its_size_limit_is_refused_before_anything(tmp_path, capsys) -> None:
+    t0 = time.monotonic()
+    argv = [*TRAIN, "--seeds", *map(str, range(1, 20001)), "--out", str(tmp_path / "g")]
+    assert main(argv) == EXIT_BAD_INPUT
+    assert time.monotonic() - t0 < 5
+    line = _one_error_line(capsys)
+    assert "MAX_GROUP_MEMBERS" in line and "20000" in line and "EMT_LIMIT_" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_group_trainer_refuses_an_oversized_group(monkeypatch) -> None:
+    from emt.numerics.config import TrainConfig
+    from emt.numerics.group import train_group
+    from emt.theory.registry import get
+
+    monkeypatch.setenv("EMT_LIMIT_MAX_GROUP_MEMBERS", "2")
+    configs = [TrainConfig(task=get("repeat-copy-4"), hidden=8, steps=1, seed=s) for s in (1, 2, 3)]
+    with pytest.raises(ValueError, match="MAX_GROUP_MEMBERS"):
+        train_group(configs, None, progress=False)
+
+
+@pytest.mark.parametrize(("option", "values"), [("--seed", ["4294967296"]),
+                                                ("--seeds", ["1", "4294967296"]),
+                                                ("--seed", ["-1"])])
+def test_a_seed_out_of_range_is_refused_naming_the_option(tmp_path, capsys, option,
+                                                          values) -> None:
+    assert main([*TRAIN, option, *values, "--out", str(tmp_path / "run")]) == EXIT_BAD_INPUT
+    line = _one_error_line(capsys)
+    assert f"{option} {values[-1]}" in line and "2**32 - 1" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_thread_count_is_refused_before_the_run_directory(tmp_path, capsys,
+                                                               monkeypatch) -> None:
+    monkeypatch.setenv("EMT_TF_THREADS", "abc")
+    for extra in ([], ["--seeds", "1", "2"]):
+        assert main([*TRAIN, *extra, "--out", str(tmp_path / "run")]) == EXIT_BAD_INPUT
+        assert "EMT_TF_THREADS" in _one_error_line(capsys)
+        assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [MemoryError(), OSError(errno.ENOSPC, "No space left on device"),
+                                   OSError(errno.EFBIG, "File too large")])
+@pytest.mark.parametrize("group", [False, True])
+def test_a_late_failure_removes_what_the_command_created(tmp_path, capsys, monkeypatch, error,
+                                                         group) -> None:
+    """A failure after the run directory exists (here: when the first file is written, or
+    when TensorFlow starts for MemoryError) leaves nothing; a directory that existed before
+    the command stays, and so does what was in it."""
+    def fail(*args, **kwargs):
+        raise error
+
+    if isinstance(error, MemoryError):
+        import keras
+
+        monkeypatch.setattr(keras.utils, "set_random_seed", fail)
+    else:
+        monkeypatch.setattr(os, "fsync", fail)
+    seeds = ["--seeds", "1", "2"] if group else []
+    assert main([*TRAIN, *seeds, "--out", str(tmp_path / "new" / "run")]) == EXIT_BAD_INPUT
+    _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept\n")
+    out = tmp_path / "mine" / "run"
+    out.mkdir()  # an existing empty --out is the user's: it stays, empty
+    assert main([*TRAIN, *seeds, "--out", str(out)]) == EXIT_BAD_INPUT
+    _one_error_line(capsys)
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt", "run"]
+    assert list(out.iterdir()) == []
+
+
+def test_a_directory_locked_by_another_live_writer_is_never_removed(tmp_path, capsys,
+                                                                   monkeypatch) -> None:
+    """Between our mkdir and our lock another writer may take the directory: it stays."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        real_acquire = runlock.acquire
+
+        def another_writer_first(run_dir):
+            (Path(run_dir) / runlock.LOCK_FILE).write_text(json.dumps(
+                {"pid": holder.pid, "host": socket.gethostname(), "since": "now"}) + "\n")
+            return real_acquire(run_dir)
+
+        monkeypatch.setattr(runlock, "acquire", another_writer_first)
+        assert main([*TRAIN, "--out", str(out)]) == EXIT_BAD_INPUT
+        assert "locked by process" in _one_error_line(capsys)
+        assert (out / runlock.LOCK_FILE).is_file()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_temporaries_of_dead_writers_are_cleared_by_the_next_writer(tmp_path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = atomic._HOST
+    stale = tmp_path / f".model.json.{host}-{dead.pid}.abcd1234.tmp"
+    live = tmp_path / f".model.json.{host}-{os.getppid()}.efgh5678.tmp"  # a live writer
+    other_host = tmp_path / f".model.json.{int(host, 16) ^ 1:08x}-{dead.pid}.ijkl9012.tmp"
+    old = tmp_path / f".weights.npz.{host}-{os.getppid()}.mnop3456.tmp"
+    foreign = [tmp_path / ".lock.123-456.tmp", tmp_path / "notes.tmp", tmp_path / ".x.tmp"]
+    for path in (stale, live, other_host, old, *foreign):
+        path.write_bytes(b"half a file")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    atomic.atomic_write_text(tmp_path / "record.json", "{}\n")
+    left = {p.name for p in tmp_path.iterdir()}
+    assert stale.name not in left and old.name not in left
+    assert {live.name, other_host.name, "record.json", *(p.name for p in foreign)} <= left
+
+
+def test_a_killed_writer_leaves_a_temporary_that_the_next_write_clears(tmp_path) -> None:
+    code = ("import os, sys; from emt.core import atomic\n"
+            "os.fsync = lambda fd: os.kill(os.getpid(), 9)\n"
+            f"atomic.atomic_write_bytes({str(tmp_path / 'big.bin')!r}, b'x' * 1000)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == -9
+    assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()] == [True]
+    atomic.atomic_write_bytes(tmp_path / "big.bin", b"y")
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
