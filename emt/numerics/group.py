@@ -42,6 +42,7 @@ from emt.numerics.cell_models import init_cell_params
 from emt.numerics.config import TrainConfig
 from emt.numerics.data import make_batch
 from emt.numerics.model import init_weights
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.train import (
     DATA_STREAM,
     TrainResult,
@@ -327,6 +328,7 @@ def group_threads() -> int:
 
 
 def _setup_group_tf(config: TrainConfig) -> None:
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras
     import tensorflow as tf
 

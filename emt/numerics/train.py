@@ -40,6 +40,7 @@ from emt.numerics.data import make_batch, sign_accuracy
 from emt.numerics.dynamics import rollout_dynamics
 from emt.numerics.model import init_weights
 from emt.numerics.simulate import rollout
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.weights import RNNWeights
 from emt.theory.taskspec import TaskSpec
 
@@ -193,6 +194,7 @@ def resume_run(run_dir: str | os.PathLike, steps: int | None = None, progress: b
 
 
 def _setup_tf(config: TrainConfig) -> Any:
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras
     import tensorflow as tf
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from emt.numerics.cell_models import GATES, CellWeights, cell_dynamics
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.theory.taskspec import TaskSpec
 from emt.verify.subject import strip_module_prefix
 
@@ -160,6 +161,7 @@ def _permute_keras_gru(path: Path, mats: dict[str, np.ndarray], n: int) -> dict[
 
 def load_keras_cell(path: str | os.PathLike, cell: str | None = None) -> CellWeights:
     """One ``LSTM``/``GRU`` layer + ``Dense`` from a ``.keras`` file, loaded in safe mode."""
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras
 
     path = Path(path)
