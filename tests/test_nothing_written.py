@@ -151,3 +151,17 @@ def test_a_killed_writer_leaves_a_temporary_that_the_next_write_clears(tmp_path)
     assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()] == [True]
     atomic.atomic_write_bytes(tmp_path / "big.bin", b"y")
     assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+
+
+@pytest.mark.parametrize("where", ["out", "parent"])
+def test_a_dangling_symlink_as_out_is_refused_before_the_work(tmp_path, capsys, where) -> None:
+    """It passed the early check and was refused only after training, naming an internal
+    lock file."""
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    out = tmp_path / "link" if where == "out" else tmp_path / "link" / "run"
+    t0 = time.monotonic()
+    assert main([*TRAIN, "--out", str(out)]) == EXIT_BAD_INPUT
+    line = _one_error_line(capsys)
+    assert "symbolic link" in line and "nowhere" in line and ".lock" not in line
+    assert time.monotonic() - t0 < 3  # refused before TensorFlow starts
+    assert [p.name for p in tmp_path.iterdir()] == ["link"]

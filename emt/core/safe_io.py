@@ -154,9 +154,15 @@ def standard_json(value: Any, **kwargs: Any) -> str:
 def check_output_path(path: str | os.PathLike, what: str = "--out",
                       directory: bool = True) -> Path:
     """Check, writing nothing, that ``path`` can be created or written: it is a directory (or
-    a file, ``directory=False``) or absent, every existing ancestor is a directory and the
-    nearest existing one (or ``path`` itself) is writable.  Returns ``Path(path)``."""
+    a file, ``directory=False``) or absent (not a dangling symbolic link), every existing
+    ancestor is a directory and the nearest existing one (or ``path`` itself) is writable.
+    Returns ``Path(path)``."""
     path = Path(path)
+    for link in [path, *path.parents]:
+        # A dangling link "exists" to lexists only: mkdir and open refuse it, after the work.
+        if link.is_symlink() and not link.exists():
+            raise ValueError(f"{what} {path}: {link} is a symbolic link to "
+                             f"{os.readlink(link)}, which does not exist")
     if path.exists():
         if directory and not path.is_dir():
             raise ValueError(f"{what} {path}: exists and is not a directory")
