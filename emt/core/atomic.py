@@ -48,12 +48,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clear_stale_temporaries(directory: str | os.PathLike, now: float | None = None) -> list[Path]:
+def clear_stale_temporaries(directory: str | os.PathLike[str], now: float | None = None
+                            ) -> list[Path]:
     """Remove the temporary files of killed writers in ``directory`` (see the module
     docstring); returns the paths removed.  Never raises."""
     now = time.time() if now is None else now
     removed = []
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+    with contextlib.suppress(OSError), os.scandir(os.fspath(directory)) as entries:
         for entry in entries:
             match = _TMP.fullmatch(entry.name)
             if match is None or not entry.is_file(follow_symlinks=False):

@@ -75,7 +75,8 @@ class TrainConfig:
     """The paper's recipe by default: Adam lr 1e-3, batch 64, global-norm clip 1.0, coupled L2,
     curriculum H = 10, 20, 40, 60, 100 advanced when the training-batch sign accuracy exceeds
     ``threshold``, ``steps`` = 20,000, test at H = 200 on 10 fresh batches of 64.  A task
-    whose targets grow too fast for float32 at H = 100 gets its `default_curriculum` instead.
+    whose targets grow too fast for float32 at H = 100 gets its `default_curriculum` instead
+    (``curriculum=()``, the default, stands for it; an explicit one is used as given).
 
     ``cell``: "rnn" (the paper's Elman RNN, ``activation`` tanh or linear) or "lstm", "gru",
     "lru" (`numerics.cell_models`, bias-free).
@@ -96,7 +97,7 @@ class TrainConfig:
     batch: int = 64
     clip: float = 1.0
     seed: int = 1
-    curriculum: tuple[int, ...] | None = None  # None: default_curriculum(task, batch)
+    curriculum: tuple[int, ...] = ()  # () is the default: default_curriculum(task, batch)
     test_horizon: int = 200
     test_batches: int = 10
     checkpoint_every: int = 1000
@@ -129,7 +130,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_real(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-        if self.curriculum is None:  # batch is a valid integer by now; bound it first
+        if isinstance(self.curriculum, tuple) and not self.curriculum:  # batch is valid by now
             check_at_most("batch", self.batch, "MAX_BATCH")
             object.__setattr__(self, "curriculum", default_curriculum(self.task, int(self.batch)))
         curriculum = tuple(self.curriculum) if isinstance(self.curriculum, list | tuple) else ()
