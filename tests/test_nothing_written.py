@@ -165,3 +165,16 @@ def test_a_dangling_symlink_as_out_is_refused_before_the_work(tmp_path, capsys, 
     assert "symbolic link" in line and "nowhere" in line and ".lock" not in line
     assert time.monotonic() - t0 < 3  # refused before TensorFlow starts
     assert [p.name for p in tmp_path.iterdir()] == ["link"]
+
+
+def test_a_real_file_size_limit_is_exit_2_naming_the_file_and_leaves_nothing(tmp_path) -> None:
+    """``ulimit -f`` for real: the kernel refuses the write (EFBIG; Python ignores SIGXFSZ)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = tmp_path / "new" / "run"
+    run = subprocess.run(["bash", "-c", f'ulimit -f 1; exec "{sys.executable}" -m emt '
+                          f'{" ".join(TRAIN)} --out {out}'], env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == EXIT_BAD_INPUT, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "File too large" in lines[0] and str(out) in lines[0]
+    assert list(tmp_path.iterdir()) == []

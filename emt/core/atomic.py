@@ -85,8 +85,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write() names no file ("File too large"): name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     clear_stale_temporaries(path.parent)
     return path
