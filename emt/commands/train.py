@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from emt.core.limits import check_at_most, env_int
+
 __all__ = ["register", "run_train"]
 
 
@@ -74,8 +76,7 @@ def _check_early(args: argparse.Namespace) -> None:
     """What can be refused from the command line and the environment alone, before the task
     is read or anything is made: the group's size, the seeds' range, EMT_TF_THREADS (read
     again when TensorFlow starts, after the run directory exists)."""
-    from emt.core.limits import check_at_most, env_int
-    from emt.numerics.config import check_seed
+    from emt.numerics.config import check_seed  # numpy: loaded only when a verb runs
 
     if args.seeds is not None:
         check_at_most("the number of --seeds (members of one group)", len(args.seeds),
