@@ -76,7 +76,7 @@ class TrainConfig:
     curriculum H = 10, 20, 40, 60, 100 advanced when the training-batch sign accuracy exceeds
     ``threshold``, ``steps`` = 20,000, test at H = 200 on 10 fresh batches of 64.  A task
     whose targets grow too fast for float32 at H = 100 gets its `default_curriculum` instead
-    (``curriculum=()``, the default, stands for it; an explicit one is used as given).
+    (``curriculum=None``, the default, stands for it; an explicit one is used as given).
 
     ``cell``: "rnn" (the paper's Elman RNN, ``activation`` tanh or linear) or "lstm", "gru",
     "lru" (`numerics.cell_models`, bias-free).
@@ -97,7 +97,8 @@ class TrainConfig:
     batch: int = 64
     clip: float = 1.0
     seed: int = 1
-    curriculum: tuple[int, ...] = ()  # () is the default: default_curriculum(task, batch)
+    # None (the default) becomes default_curriculum(task, batch) on construction
+    curriculum: tuple[int, ...] = None  # type: ignore[assignment]
     test_horizon: int = 200
     test_batches: int = 10
     checkpoint_every: int = 1000
@@ -130,7 +131,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_real(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-        if isinstance(self.curriculum, tuple) and not self.curriculum:  # batch is valid by now
+        if self.curriculum is None:  # batch is a valid integer by now
             check_at_most("batch", self.batch, "MAX_BATCH")
             object.__setattr__(self, "curriculum", default_curriculum(self.task, int(self.batch)))
         curriculum = tuple(self.curriculum) if isinstance(self.curriculum, list | tuple) else ()
