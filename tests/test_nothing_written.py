@@ -178,3 +178,27 @@ def test_a_real_file_size_limit_is_exit_2_naming_the_file_and_leaves_nothing(tmp
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "File too large" in lines[0] and str(out) in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_directory_is_removed_when_writing_the_report_fails(tmp_path, capsys,
+                                                                    monkeypatch) -> None:
+    """`emt verify --out NEW`: a full disk while the reports are written leaves no directory."""
+    import numpy as np
+
+    from emt.numerics.weights import RNNWeights
+    from emt.theory.circuit import Circuit
+    from emt.theory.registry import get
+
+    task = get("repeat-copy-3")
+    circuit = Circuit(task, np.eye(task.n_slots))
+    subject = tmp_path / "circuit.npz"
+    RNNWeights(circuit.w_uh, circuit.w_hh, circuit.w_hy, activation="linear").save_npz(subject)
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    argv = ["verify", str(subject), "--task", "repeat-copy-3", "--horizon", "20"]
+    assert main([*argv, "--out", str(tmp_path / "reports" / "new")]) == EXIT_BAD_INPUT
+    assert "No space left on device" in _one_error_line(capsys)
+    assert [p.name for p in tmp_path.iterdir()] == ["circuit.npz"]
