@@ -131,15 +131,18 @@ def test_stale_temporaries_of_dead_writers_are_cleared_by_the_next_writer(tmp_pa
     live = tmp_path / f".model.json.{host}-{os.getppid()}.efgh5678.tmp"  # a live writer
     other_host = tmp_path / f".model.json.{int(host, 16) ^ 1:08x}-{dead.pid}.ijkl9012.tmp"
     old = tmp_path / f".weights.npz.{host}-{os.getppid()}.mnop3456.tmp"
+    legacy_old, legacy_new = tmp_path / ".a.npz.abcd_123.tmp", tmp_path / ".b.npz.abcd_123.tmp"
     foreign = [tmp_path / ".lock.123-456.tmp", tmp_path / "notes.tmp", tmp_path / ".x.tmp"]
-    for path in (stale, live, other_host, old, *foreign):
+    for path in (stale, live, other_host, old, legacy_old, legacy_new, *foreign):
         path.write_bytes(b"half a file")
     two_hours_ago = time.time() - 2 * 3600
-    os.utime(old, (two_hours_ago, two_hours_ago))
+    for path in (old, legacy_old, foreign[0]):
+        os.utime(path, (two_hours_ago, two_hours_ago))
     atomic.atomic_write_text(tmp_path / "record.json", "{}\n")
     left = {p.name for p in tmp_path.iterdir()}
-    assert stale.name not in left and old.name not in left
-    assert {live.name, other_host.name, "record.json", *(p.name for p in foreign)} <= left
+    assert not {stale.name, old.name, legacy_old.name} & left
+    assert {live.name, other_host.name, legacy_new.name, "record.json",
+            *(p.name for p in foreign)} <= left
 
 
 def test_a_killed_writer_leaves_a_temporary_that_the_next_write_clears(tmp_path) -> None:

@@ -8,8 +8,9 @@ The temporary file is ``.NAME.HOST-PID.XXXXXXXX.tmp`` (``HOST`` a hash of the ho
 the writer's process id).  A writer killed with SIGKILL cannot remove its own, so every writer
 that succeeds clears the stale ones in its directory: those of this pattern whose writer is a
 dead process on this host, or that nobody has written to for ``STALE_TMP_AGE_S`` (a writer on
-another host sharing the directory, a reused pid).  A live writer's file is never touched:
-its pid is alive and it is younger than that.  Files of any other pattern are left alone.
+another host sharing the directory, a reused pid; a temporary of the earlier pattern
+``.NAME.XXXXXXXX.tmp``, which records no pid).  A live writer's file is never touched: its pid
+is alive and it is younger than that.  Files of any other pattern are left alone.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ STALE_TMP_AGE_S = 3600.0
 # This host, as the 8 hex digits of a CRC-32 of its name (a name may hold dots and be long).
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 _TMP = re.compile(r"\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})\.[^./]+\.tmp")
+# The pattern before host and pid were recorded (mkstemp's 8 characters only): cleared by age.
+_OLD_TMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -57,11 +60,13 @@ def clear_stale_temporaries(directory: str | os.PathLike[str], now: float | None
     with contextlib.suppress(OSError), os.scandir(os.fspath(directory)) as entries:
         for entry in entries:
             match = _TMP.fullmatch(entry.name)
-            if match is None or not entry.is_file(follow_symlinks=False):
+            if (match is None and _OLD_TMP.fullmatch(entry.name) is None
+                    or not entry.is_file(follow_symlinks=False)):
                 continue
             with contextlib.suppress(OSError):
-                pid = int(match["pid"])
-                dead = match["host"] == _HOST and pid != os.getpid() and not _pid_alive(pid)
+                pid = int(match["pid"]) if match else os.getpid()
+                dead = (match is not None and match["host"] == _HOST and pid != os.getpid()
+                        and not _pid_alive(pid))
                 if dead or now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AGE_S:
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
