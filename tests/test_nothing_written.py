@@ -205,3 +205,23 @@ def test_a_report_directory_is_removed_when_writing_the_report_fails(tmp_path, c
     assert main([*argv, "--out", str(tmp_path / "reports" / "new")]) == EXIT_BAD_INPUT
     assert "No space left on device" in _one_error_line(capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["circuit.npz"]
+
+
+def _overcommits_everything() -> bool:
+    try:
+        return Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1"
+    except OSError:
+        return True  # not Linux: unknown, do not risk it
+
+
+@pytest.mark.skipif(_overcommits_everything(), reason="an 8 TB allocation would be granted "
+                    "and the process killed as it fills the pages")
+def test_a_lifted_limit_that_runs_out_of_memory_leaves_nothing(tmp_path, capsys,
+                                                              monkeypatch) -> None:
+    """A real MemoryError, not an injected one: N_h = 10^6 past a raised MAX_HIDDEN asks numpy
+    for an 8 TB W_hh after the run directory exists."""
+    monkeypatch.setenv("EMT_LIMIT_MAX_HIDDEN", str(10**8))
+    argv = [a if a != "8" else str(10**6) for a in TRAIN]
+    assert main([*argv, "--out", str(tmp_path / "new" / "run")]) == EXIT_BAD_INPUT
+    assert "MemoryError" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
