@@ -11,8 +11,9 @@ One exit-status contract for every verb (a CI script can tell a crash from a fai
        sweep or reproduction whose runs or findings do not hold; never anything else
     2  bad input or an environment problem: a malformed or missing file, a value above a
        limit (`emt.core.limits`), an unwritable output, a locked run directory, a missing or
-       unresponsive scheduler, memory exhausted.  One line on stderr; nothing is written
-       (each command validates before writing)
+       unresponsive scheduler, memory exhausted, a full disk.  One line on stderr; nothing
+       is written (each command validates before writing, and a late failure removes the
+       directories the command created: `emt.core.outputs`, docs/reliability.md)
     3  an internal error (a bug): a one-line summary on stderr; the traceback only with
        ``--debug`` (accepted anywhere on the command line)
   130  interrupted (Ctrl-C)
