@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fuzz_harness import check_contract, tree
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.fuzz
@@ -90,6 +90,7 @@ def test_random_seed_lists_exit_0_or_2_and_write_nothing_on_2(seeds) -> None:
                               allowed=(0, 2))
         valid = (len(seeds) <= 256 and len(set(seeds)) == len(seeds)
                  and all(0 <= s < 2**32 for s in seeds))
+        event("a valid list" if valid else "a list to refuse")
         assert code == (0 if valid else 2), seeds
         if valid:
             assert {p.name for p in (work / "group").iterdir()} == {f"seed-{s}" for s in seeds}
