@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from emt.core.limits import check_at_most, env_int
+from emt.core.limits import check_at_most, env_int, limit
 
 __all__ = ["register", "run_train"]
 
@@ -69,7 +69,16 @@ def _outputs(args: argparse.Namespace) -> list[str]:
     (``--out`` may exist already; a member directory it creates is its own to remove)."""
     if args.out is None:
         return []
-    return [args.out, *(f"{args.out}/seed-{seed}" for seed in args.seeds or [])]
+    from pathlib import Path
+
+    seeds = args.seeds or []
+    try:
+        refused = len(seeds) > limit("MAX_GROUP_MEMBERS")
+    except ValueError:  # a malformed EMT_LIMIT_*: the command refuses it before making anything
+        refused = True
+    if refused or not Path(args.out).is_dir():  # members of a new --out lie inside it
+        return [args.out]
+    return [args.out, *(f"{args.out}/seed-{seed}" for seed in seeds)]
 
 
 def _check_early(args: argparse.Namespace) -> None:
