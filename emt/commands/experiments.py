@@ -41,11 +41,24 @@ def _add_subset_options(p: argparse.ArgumentParser) -> None:
     """--aggregate-only, --reverify and --seeds of a profile experiment."""
     p.add_argument("--aggregate-only", action="store_true", help="train nothing")
     p.add_argument("--reverify", action="store_true",
-                   help="verify every finished run again with the current verifier (no "
-                   "training) before reporting")
+                   help="verify every finished run under --out again with the current verifier "
+                   "and report; trains nothing (refused when there are no runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                    help="run and report only these of the profile's seeds (same jobs as the "
                    "full profile; the report says it is a subset)")
+
+
+def _trains(args: argparse.Namespace, out: Path) -> bool:
+    """Whether the command trains: not with --aggregate-only, and not with --reverify, which
+    only verifies the runs already under ``out`` again (its help says so).  --reverify with no
+    runs there is refused, rather than starting the profile's training runs."""
+    if args.reverify:
+        runs = out / "runs"
+        if not runs.is_dir() or not any(runs.iterdir()):
+            raise ValueError(f"--reverify: no runs under {runs} to verify again (it trains "
+                             "nothing: run the experiment without --reverify first)")
+        return False
+    return not args.aggregate_only
 
 
 def _progress_stream(args: argparse.Namespace) -> TextIO | None:
@@ -74,7 +87,7 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     out = check_output_path(Path(args.out) if args.out
                             else Path("results") / f"table1-{args.profile}")
     doc = table1(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                 run=not args.aggregate_only, reverify=args.reverify,
+                 run=_trains(args, out), reverify=args.reverify,
                  stream=_progress_stream(args))
     print((out / "table1.md").read_text(encoding="utf-8"))
     print(f"wrote {out / 'table1.md'} and {out / 'table1.json'}"
@@ -89,7 +102,7 @@ def _cmd_input_phase(args: argparse.Namespace) -> int:
     out = check_output_path(Path(args.out) if args.out
                             else Path("results") / f"table1-{args.profile}" / "input-phase")
     doc = input_phase(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                      run=not args.aggregate_only, seeds=args.seeds, reverify=args.reverify,
+                      run=_trains(args, out), seeds=args.seeds, reverify=args.reverify,
                       stream=_progress_stream(args))
     print((out / "input_phase.md").read_text(encoding="utf-8"))
     return 0 if doc["complete"] and doc["all_agree"] else 1
@@ -102,7 +115,7 @@ def _cmd_cells(args: argparse.Namespace) -> int:
     out = check_output_path(Path(args.out) if args.out else Path("results") / f"cells-"
                             f"{args.profile}")
     doc = reproduce_cells(args.profile, out, scheduler=args.scheduler, workers=args.workers,
-                          run=not args.aggregate_only, seeds=args.seeds, cells=args.cells,
+                          run=_trains(args, out), seeds=args.seeds, cells=args.cells,
                           reverify=args.reverify, stream=_progress_stream(args))
     print((out / "cells.md").read_text(encoding="utf-8"))
     print(f"wrote {out / 'cells.md'} and {out / 'cells.json'}"

@@ -25,6 +25,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from emt.core.limits import check_at_most, env_int, limit
 from emt.core.safe_io import check_output_path
 from emt.numerics.group import GroupResult, group_members, resume_group, train_group
 from emt.numerics.train import TrainConfig, resume_run, train
@@ -68,7 +69,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-when-learned", action="store_true",
                    help="stop once the last curriculum stage passes the threshold")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, outputs=_outputs)
+
+
+def _outputs(args: argparse.Namespace) -> list[str]:
+    """The directories ``emt train`` writes: ``--out`` and, with ``--seeds``, each member's
+    (``--out`` may exist already; a member directory it creates is its own to remove)."""
+    if args.out is None:
+        return []
+    from pathlib import Path
+
+    seeds = args.seeds or []
+    try:
+        refused = len(seeds) > limit("MAX_GROUP_MEMBERS")
+    except ValueError:  # a malformed EMT_LIMIT_*: the command refuses it before making anything
+        refused = True
+    if refused or not Path(args.out).is_dir():  # members of a new --out lie inside it
+        return [args.out]
+    return [args.out, *(f"{args.out}/seed-{seed}" for seed in seeds)]
+
+
+def _check_early(args: argparse.Namespace) -> None:
+    """What can be refused from the command line and the environment alone, before the task
+    is read or anything is made: the group's size, the seeds' range, EMT_TF_THREADS (read
+    again when TensorFlow starts, after the run directory exists)."""
+    from emt.numerics.config import check_seed  # numpy: loaded only when a verb runs
+
+    if args.seeds is not None:
+        check_at_most("the number of --seeds (members of one group)", len(args.seeds),
+                      "MAX_GROUP_MEMBERS")
+        for seed in args.seeds:
+            check_seed(seed, f"--seeds {seed}: a seed")
+    if args.seed is not None:
+        check_seed(args.seed, f"--seed {args.seed}: the seed")
+    env_int("EMT_TF_THREADS", 1, minimum=0)
 
 
 _CONFIG_OPTIONS = ("hidden", "seed", "l2", "threshold", "checkpoint_every", "cell")
@@ -80,6 +114,7 @@ def _load_task(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     quiet = bool(args.quiet)
+    _check_early(args)
     if args.resume is not None:
         given = [f"--{n.replace('_', '-')}" for n in _CONFIG_OPTIONS
                  if getattr(args, n) is not None]

@@ -18,11 +18,13 @@ imports nothing but the standard library.
 from __future__ import annotations
 
 import os
+import re
 
 __all__ = [
     "MAX_SLOTS", "MAX_F_ENTRIES", "MAX_ENTRY_DIGITS", "MAX_ENTRY_TEXT", "MAX_ID_BITS",
-    "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS",
-    "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "MAX_WORKERS",
+    "MAX_HIDDEN", "MAX_HORIZON", "MAX_BATCH", "MAX_STEPS", "MAX_GROUP_MEMBERS",
+    "MAX_ARRAY_ELEMENTS", "MAX_NPZ_MEMBERS", "MAX_NPZ_BYTES", "MAX_TEXT_FILE_BYTES",
+    "MAX_TASK_FILE_BYTES", "MAX_NESTING", "MAX_SWEEP_JOBS", "MAX_WORKERS",
     "LIMITS", "limit", "check_at_most", "raise_hint", "env_int",
 ]
 
@@ -59,6 +61,14 @@ MAX_BATCH = 4096
 # Training steps of one run.  The run's history grows with steps / history_every; the paper
 # trains 20,000 steps; 10,000,000 is 500 times that (days of CPU time at the measured speed).
 MAX_STEPS = 10_000_000
+# Networks trained as one group (`emt train --seeds ...`).  Every member holds its weights, Adam
+# moments and batch x H x N_h states in the one compiled step (about 3.3 MB of float32 states
+# per member at the paper's batch 64, H = 100, N_h = 128) and writes its own run directory of
+# four files; throughput per core levels off at about 16 members (the sweep's groups), so 256
+# is 16 times that, about 1 GB of states at the paper's sizes.  Counted from the command line
+# before any member is validated or any directory made: `--seeds 1 .. 20000` wrote 82,834
+# paths and took 3 GB before it was killed.
+MAX_GROUP_MEMBERS = 256
 
 # -- files ---------------------------------------------------------------------------------------
 # Elements of one array in a weights or checkpoint file: a MAX_HIDDEN x MAX_HIDDEN W_hh.
@@ -73,6 +83,12 @@ MAX_NPZ_BYTES = 4 * MAX_ARRAY_ELEMENTS * 8
 # legitimate one is a task file at MAX_F_ENTRIES entries (~2 MB as fraction strings) or a
 # model.json with a long history (~100 bytes per record).
 MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024
+# Bytes of a task file, checked before it is parsed.  The largest task within the limits holds
+# MAX_F_ENTRIES entries of at most MAX_ENTRY_TEXT characters, plus quotes and separators: about
+# 7 MB.  Parsing keeps ~25 times the text as Python objects (a 50 MB file took 1.15 GB and 44 s
+# before `s` could be checked), so the bound is the largest legitimate file, not the generic
+# MAX_TEXT_FILE_BYTES.
+MAX_TASK_FILE_BYTES = MAX_F_ENTRIES * (MAX_ENTRY_TEXT + 4) + 64 * 1024
 # Nesting depth of JSON/TOML containers.  Our formats nest at most 5 deep; Python's parsers
 # recurse once per level and crash (RecursionError) near 1000.
 MAX_NESTING = 64
@@ -85,6 +101,10 @@ MAX_SWEEP_JOBS = 10_000
 # Worker processes of a LocalCluster started by `emt sweep --workers N` on this machine (each
 # holds its own TensorFlow, a few hundred MB): far beyond any single machine's useful count.
 MAX_WORKERS = 256
+
+# An environment value read as an integer: ASCII digits, an optional minus, at most 4300 digits
+# (Python's own cap on int() of a string).
+_PLAIN_INT = re.compile(r"-?[0-9]{1,4300}")
 
 LIMITS: dict[str, int] = {
     name: globals()[name] for name in __all__ if name.startswith("MAX_")
@@ -101,14 +121,16 @@ def limit(name: str) -> int:
 
 def env_int(variable: str, default: int, minimum: int) -> int:
     """The integer environment variable ``variable`` (``default`` when unset); ValueError naming
-    it when it is not an integer or is below ``minimum``."""
+    it when it is not a plain decimal integer or is below ``minimum``.
+
+    Only ASCII digits with an optional leading minus are accepted: Python's ``int()`` would also
+    read ``" 2_0 "`` as 20 and non-ASCII digits, so a typo would silently set a limit."""
     raw = os.environ.get(variable)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{variable} must be an integer >= {minimum}; got {raw!r}") from None
+    if not _PLAIN_INT.fullmatch(raw):
+        raise ValueError(f"{variable} must be a plain decimal integer >= {minimum}; got {raw!r}")
+    value = int(raw)
     if value < minimum:
         raise ValueError(f"{variable} must be an integer >= {minimum}; got {value}")
     return value

@@ -4,7 +4,7 @@
   ``x.npz`` would block ``open()`` forever; a device would never end), checked on the open
   descriptor itself (``O_NONBLOCK``, then ``fstat``), so a swap between check and open cannot
   slip through.
-* `read_text` reads a UTF-8 text file of at most ``MAX_TEXT_FILE_BYTES``.
+* `read_text` reads a UTF-8 text file of at most ``MAX_TEXT_FILE_BYTES`` (or a tighter bound).
 * `parse_json` / `parse_toml` refuse container nesting deeper than ``MAX_NESTING`` before the
   recursive parsers see the text (100,000 ``[`` crash them with RecursionError).
 * `standard_json` writes standard JSON only: NaN and infinities become ``null`` (RFC 8259 has no
@@ -57,17 +57,19 @@ def open_regular(path: str | os.PathLike, what: str = "file") -> IO[bytes]:
         raise
 
 
-def read_text(path: str | os.PathLike, what: str = "file") -> str:
-    """The UTF-8 text of a regular file of at most ``MAX_TEXT_FILE_BYTES``."""
-    cap = limit("MAX_TEXT_FILE_BYTES")
+def read_text(path: str | os.PathLike, what: str = "file",
+              bound: str = "MAX_TEXT_FILE_BYTES") -> str:
+    """The UTF-8 text of a regular file of at most limit ``bound`` bytes (checked on the open
+    file's size before a byte is read)."""
+    cap = limit(bound)
     with open_regular(path, what) as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > cap:
             raise ValueError(f"{what} {path} is {size} bytes, above the limit {cap} "
-                             f"(MAX_TEXT_FILE_BYTES; {raise_hint('MAX_TEXT_FILE_BYTES')})")
+                             f"({bound}; {raise_hint(bound)})")
         data = fh.read(cap + 1)
     if len(data) > cap:  # grew while we read it
-        raise ValueError(f"{what} {path} is above the limit of {cap} bytes")
+        raise ValueError(f"{what} {path} is above the limit of {cap} bytes ({bound})")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -158,9 +160,15 @@ def standard_json(value: Any, **kwargs: Any) -> str:
 def check_output_path(path: str | os.PathLike, what: str = "--out",
                       directory: bool = True) -> Path:
     """Check, writing nothing, that ``path`` can be created or written: it is a directory (or
-    a file, ``directory=False``) or absent, every existing ancestor is a directory and the
-    nearest existing one (or ``path`` itself) is writable.  Returns ``Path(path)``."""
+    a file, ``directory=False``) or absent (not a dangling symbolic link), every existing
+    ancestor is a directory and the nearest existing one (or ``path`` itself) is writable.
+    Returns ``Path(path)``."""
     path = Path(path)
+    for link in [path, *path.parents]:
+        # A dangling link "exists" to lexists only: mkdir and open refuse it, after the work.
+        if link.is_symlink() and not link.exists():
+            raise ValueError(f"{what} {path}: {link} is a symbolic link to "
+                             f"{os.readlink(link)}, which does not exist")
     if path.exists():
         if directory and not path.is_dir():
             raise ValueError(f"{what} {path}: exists and is not a directory")

@@ -13,7 +13,8 @@ from emt.numerics.data import FLOAT32_MAX, target_bounds
 from emt.numerics.weights import ACTIVATIONS
 from emt.theory.taskspec import TaskSpec
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "TRAIN_CELLS"]
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "TRAIN_CELLS", "MAX_SEED", "check_seed",
+           "PAPER_CURRICULUM", "default_curriculum"]
 
 # The trainable recurrent cells: the paper's Elman RNN and those of `numerics.cell_models`.
 TRAIN_CELLS = ("rnn", "lstm", "gru", "lru")
@@ -21,6 +22,43 @@ TRAIN_CELLS = ("rnn", "lstm", "gru", "lru")
 # Fields a resumed run may change without becoming a different run: how long to train and how
 # often to save.  Everything else fixes the trajectory and must match the stored run.
 RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every", "history_every", "stop_when_learned"})
+
+# The paper's curriculum of output-phase horizons H.
+PAPER_CURRICULUM = (10, 20, 40, 60, 100)
+
+# The largest seed: Keras' set_random_seed seeds numpy's legacy generator, which takes 32-bit
+# seeds only (a larger one fails when TensorFlow starts, after the run directory is made).
+MAX_SEED = 2**32 - 1
+
+
+def _float32_safe(task: TaskSpec, batch: int, longest: int) -> np.ndarray:
+    """``ok[H - 1]`` for ``H = 1..longest``: whether the squared errors of a batch at horizon
+    ``H`` stay within float32 (every target below ``sqrt(float32_max / (batch H d))``, the rule
+    of `TrainConfig`)."""
+    horizons = np.arange(1, longest + 1)
+    reach = np.maximum.accumulate(target_bounds(task, longest))
+    return reach <= np.sqrt(FLOAT32_MAX / (batch * horizons * task.d))
+
+
+def default_curriculum(task: TaskSpec, batch: int = 64) -> tuple[int, ...]:
+    """The curriculum a run gets when none is given: the paper's `PAPER_CURRICULUM`, cut at the
+    longest horizon whose squared errors stay within float32 for ``task`` (its last stage
+    becomes that horizon).  Bounded tasks (every signed copy) keep the paper's curriculum; a
+    growing one (fibonacci-2: targets ~1.618^H) gets (10, 20, 40, 60, 82).  A task that
+    overflows even at H = 1 keeps the paper's, which `TrainConfig` then refuses."""
+    ok = _float32_safe(task, batch, max(PAPER_CURRICULUM))
+    if ok.all() or not ok[0]:
+        return PAPER_CURRICULUM
+    longest = int(np.argmin(ok))  # ok[:longest] hold: horizons 1..longest are safe
+    return (*(h for h in PAPER_CURRICULUM if h < longest), longest)
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """``seed`` if it is an integer in ``0 .. MAX_SEED``; else ValueError naming ``what``."""
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be an integer from 0 to 2**32 - 1 = {MAX_SEED} (the "
+                         f"seed range of numpy's generator); got {seed!r}")
+    return int(seed)
 
 
 def _is_int(value: Any) -> bool:
@@ -36,7 +74,9 @@ def _is_real(value: Any) -> bool:
 class TrainConfig:
     """The paper's recipe by default: Adam lr 1e-3, batch 64, global-norm clip 1.0, coupled L2,
     curriculum H = 10, 20, 40, 60, 100 advanced when the training-batch sign accuracy exceeds
-    ``threshold``, ``steps`` = 20,000, test at H = 200 on 10 fresh batches of 64.
+    ``threshold``, ``steps`` = 20,000, test at H = 200 on 10 fresh batches of 64.  A task
+    whose targets grow too fast for float32 at H = 100 gets its `default_curriculum` instead
+    (``curriculum=None``, the default, stands for it; an explicit one is used as given).
 
     ``cell``: "rnn" (the paper's Elman RNN, ``activation`` tanh or linear) or "lstm", "gru",
     "lru" (`numerics.cell_models`, bias-free).
@@ -57,7 +97,8 @@ class TrainConfig:
     batch: int = 64
     clip: float = 1.0
     seed: int = 1
-    curriculum: tuple[int, ...] = (10, 20, 40, 60, 100)
+    # None (the default) becomes default_curriculum(task, batch) on construction
+    curriculum: tuple[int, ...] = None  # type: ignore[assignment]
     test_horizon: int = 200
     test_batches: int = 10
     checkpoint_every: int = 1000
@@ -73,8 +114,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        check_seed(self.seed)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; "
                              f"got {self.activation!r}")
@@ -91,6 +131,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_real(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+        if self.curriculum is None:  # batch is a valid integer by now
+            check_at_most("batch", self.batch, "MAX_BATCH")
+            object.__setattr__(self, "curriculum", default_curriculum(self.task, int(self.batch)))
         curriculum = tuple(self.curriculum) if isinstance(self.curriculum, list | tuple) else ()
         if not curriculum or not all(_is_int(h) and h >= 1 for h in curriculum):
             raise ValueError("curriculum must be a non-empty sequence of horizons >= 1; got "

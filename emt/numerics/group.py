@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.core.limits import check_at_most
 from emt.core.progress import Progress
 from emt.numerics import rundir
 from emt.numerics.cell_models import init_cell_params
@@ -83,6 +84,7 @@ def _validate(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
               ) -> list[Path | None]:
     if not isinstance(configs, list | tuple) or not configs:
         raise ValueError("train_group needs a non-empty list of TrainConfig")
+    check_at_most("members of one group", len(configs), "MAX_GROUP_MEMBERS")
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise ValueError(f"every member must be a TrainConfig; got {type(c).__name__}")

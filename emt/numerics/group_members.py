@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from emt.numerics.step_rnn import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from emt.numerics.tf_quiet import load_tensorflow
 
 __all__ = ["StackedMembers", "check_state_arrays"]
 
@@ -51,6 +52,7 @@ class StackedMembers:
     def _stack(self, params: Sequence[dict[str, np.ndarray]], d_in: int, d_out: int) -> None:
         """Create the variables from each member's parameters (all of one shape) and compile
         the step for windows ``(K, B, s, d_in)`` and targets ``(K, B, H_max, d_out)``."""
+        load_tensorflow()  # first import of TensorFlow: without its start-up lines
         import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         self.tf = tf

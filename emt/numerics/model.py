@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.weights import ACTIVATIONS, RNNWeights
 
 __all__ = ["init_weights", "build_keras_model", "weights_from_keras_model", "load_keras_file"]
@@ -58,6 +59,7 @@ def build_keras_model(weights: RNNWeights) -> Any:
     Biases are used only when ``weights`` carries them (``b_h`` -> SimpleRNN bias, ``b_y`` ->
     Dense bias); the paper's model has none.
     """
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     inputs = keras.Input(shape=(None, weights.d_in), name="u")
@@ -90,6 +92,7 @@ def weights_from_keras_model(model: Any) -> RNNWeights:
     layers have them, are carried as ``b_h``/``b_y``.  Any other architecture is a ValueError
     naming the layers found.
     """
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     layers = [layer for layer in getattr(model, "layers", [])
@@ -128,6 +131,7 @@ def load_keras_file(path: str | os.PathLike) -> RNNWeights:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, not a .keras file")
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
 
     try:

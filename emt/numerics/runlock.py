@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["LOCK_FILE", "RunLockedError", "acquire", "release", "locked", "holder",
-           "is_lock_file"]
+           "is_lock_file", "held_by_another"]
 
 LOCK_FILE = ".lock"
 
@@ -127,6 +127,16 @@ def acquire(run_dir: str | os.PathLike) -> Path:
             private.unlink()
     raise RunLockedError(f"{run_dir}: could not take the lock {path} (another writer keeps "
                          "taking it)")
+
+
+def held_by_another(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` is locked by a writer other than this process that may be alive
+    (a lock from another host, or an unreadable one, counts: it cannot be checked)."""
+    info = holder(run_dir)
+    if info is None:
+        return False
+    mine = info.get("pid") == os.getpid() and info.get("host") == socket.gethostname()
+    return not mine and not _is_stale(info)
 
 
 def release(run_dir: str | os.PathLike) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from emt.numerics.cell_models import CELLS, cell_weights_from_params
 from emt.numerics.step_rnn import adam_update, sign_accuracy_tf
+from emt.numerics.tf_quiet import load_tensorflow
 
 __all__ = ["CellNet"]
 
@@ -25,6 +26,7 @@ class CellNet:
 
     def __init__(self, cell: str, params: dict[str, np.ndarray], s: int, lr: float, clip: float,
                  l2: float) -> None:
+        load_tensorflow()  # first import of TensorFlow: without its start-up lines
         import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         if cell not in CELLS:

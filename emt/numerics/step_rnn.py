@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.weights import RNNWeights
 
 __all__ = ["RawRNN", "ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS"]
@@ -43,6 +44,7 @@ class RawRNN:
     """Trainable matrices, Adam state and the compiled step for one RNN of the paper's form."""
 
     def __init__(self, weights: RNNWeights, s: int, lr: float, clip: float, l2: float) -> None:
+        load_tensorflow()  # first import of TensorFlow: without its start-up lines
         import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
         if weights.has_bias:

@@ -10,6 +10,7 @@ from typing import Any
 
 from emt.core.limits import env_int
 from emt.core.threads import limit_threads
+from emt.numerics.tf_quiet import load_tensorflow
 
 __all__ = ["StopFlag", "threads_from_env", "setup_tf"]
 
@@ -42,6 +43,7 @@ def threads_from_env() -> int:
 def setup_tf(seed: int, deterministic: bool, threads: int) -> Any:
     """Limit TensorFlow to ``threads``, seed Keras/TF globally with ``seed`` and, with
     ``deterministic``, make its ops deterministic; returns the ``tensorflow`` module."""
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     # TensorFlow takes seconds to import: only a process that trains pays for it.
     import keras
     import tensorflow as tf

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emt.core.limits import check_at_most
 from emt.core.safe_io import parse_json, parse_toml, read_text
 from emt.theory.registry import get
 from emt.theory.taskspec import TaskSpec, from_ids
@@ -64,6 +65,11 @@ def parse_task_table(data: Any, where: str = "task") -> TaskSpec:
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{where}: field {key!r} must be a positive integer, got {value!r}")
+    # What s and d declare is bounded before anything of that size is built (F from ids, or
+    # the exact matrix of F's entries).
+    check_at_most(f"{where}: s*d (the size of Phi)", data["s"] * data["d"], "MAX_SLOTS")
+    check_at_most(f"{where}: s*d*d (the entries of F)", data["s"] * data["d"] ** 2,
+                  "MAX_F_ENTRIES")
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"{where}: field 'name' must be a string, got {name!r}")
@@ -96,7 +102,8 @@ def load(path: str | Path) -> TaskSpec:
     fields, text in a number field, a wrong shape of ``F`` or invalid ``ids``.
     """
     path = Path(path)
-    text = read_text(path, "task file")  # a regular file within MAX_TEXT_FILE_BYTES
+    # A regular file within MAX_TASK_FILE_BYTES, checked on its size before it is parsed.
+    text = read_text(path, "task file", bound="MAX_TASK_FILE_BYTES")
     return parse_task_table(_parse_text(text, path), where=f"task file {path}")
 
 

@@ -87,9 +87,10 @@ def embedding_descriptors(analysis: EffectiveAnalysis, weights: CellWeights) -> 
     zh, xh = analysis.heldout_data
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xh))):
         return {}
-    out = {"state_offset_share": float(np.sum(xh.mean(axis=0) ** 2)
-                                       / max(float(np.mean(np.sum(xh ** 2, axis=1))), 1e-300)),
-           **analysis.affine}
+    with np.errstate(all="ignore"):  # states near float64's range: NaN (null), not warnings
+        share = float(np.sum(xh.mean(axis=0) ** 2)
+                      / max(float(np.mean(np.sum(xh ** 2, axis=1))), 1e-300))
+    out = {"state_offset_share": share if np.isfinite(share) else float("nan"), **analysis.affine}
     if weights.cell == "lstm":
         n = weights.n_hidden
         for part, cols in (("h", slice(0, n)), ("c", slice(n, 2 * n))):

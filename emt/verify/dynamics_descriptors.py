@@ -54,7 +54,9 @@ def lyapunov_exponents(model: Dynamics, start: np.ndarray, count: int, rng: np.r
                        steps: int = 50, burn_in: int = 10) -> np.ndarray:
     """The top ``count`` exponents (descending; natural log per step) of the zero-input map,
     averaged over the trajectories that start at the rows of ``start`` (``B x state_dim``);
-    all NaN when a trajectory overflows."""
+    all NaN when a trajectory, a probe or a stretch factor overflows (states near float64's
+    range: the difference quotients are then NaN or infinite, and no exponent can be estimated;
+    they must not be read as vanishing stretches, which would report the -700 floor)."""
     B, D = start.shape
     k = min(count, D)
     x = np.asarray(start, dtype=np.float64)
@@ -71,6 +73,8 @@ def lyapunov_exponents(model: Dynamics, start: np.ndarray, count: int, rng: np.r
                                    axis=1).reshape(-1, D)
             out = model.step(batch, zeros).reshape(B, 2 * k + 1, D)
             JV = (out[:, 1:k + 1] - out[:, k + 1:]) / (2 * eps[:, None, None])
+            if not np.all(np.isfinite(JV)):
+                return np.full(k, np.nan)
             Q, R = np.linalg.qr(np.swapaxes(JV, 1, 2))
             stretch = np.abs(np.diagonal(R, axis1=1, axis2=2))
             if step >= burn_in:

@@ -25,6 +25,7 @@ import numpy as np
 from emt.core.limits import limit, raise_hint
 from emt.core.safe_io import open_regular, parse_json
 from emt.numerics.cell_models import CellWeights
+from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.weights import RNNWeights
 from emt.verify.conventions import weights_from_arrays
 
@@ -161,6 +162,7 @@ def _layer_name(cell: str) -> str:
 
 def _load_gated(path: Path, layout: str) -> CellWeights:
     """One ``LSTM``/``GRU`` layer + ``Dense``, loaded in safe mode, its arrays read by name."""
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
     import keras  # imports TensorFlow: only for a .keras subject
 
     try:

@@ -126,3 +126,30 @@ def test_input_phase_seed_subset_is_labelled_and_validated(tmp_path, capsys):
     assert main(["reproduce", "input-phase", "--seeds", "99", "--out", str(out)]) == 2
     assert "subset" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("what", ["cells", "table1", "input-phase"])
+def test_reverify_trains_nothing_and_refuses_an_empty_out(tmp_path, capsys, monkeypatch, what):
+    """--reverify's help says it trains nothing: on an empty --out it is refused (exit 2,
+    nothing written) instead of starting the profile's 20,000-step runs."""
+    import emt.experiments.sweep as sweep
+
+    trained = []
+
+    def no_training(*args, **kwargs):
+        trained.append(args)
+        raise AssertionError("--reverify started training")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_training)
+    for module in ("reproduce_cells", "reproduce_table1", "input_phase"):
+        monkeypatch.setattr(f"emt.experiments.{module}.run_sweep", no_training)
+    out = tmp_path / "out"
+    assert main(["reproduce", what, "--reverify", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reverify: no runs under" in err[0]
+    assert list(tmp_path.iterdir()) == []
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "not-a-job").mkdir()
+    main(["reproduce", what, "--reverify", "--out", str(out)])  # reports, never trains
+    capsys.readouterr()
+    assert trained == []

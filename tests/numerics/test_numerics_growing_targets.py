@@ -39,8 +39,24 @@ def test_training_refuses_a_curriculum_that_overflows_float32() -> None:
     task = get("fibonacci-2")
     with pytest.raises(ValueError, match=r"overflow float32 \(training\); use curriculum "
                        r"horizons <= \d+"):
-        TrainConfig(task=task)
+        TrainConfig(task=task, curriculum=(10, 20, 40, 60, 100))
     TrainConfig(task=task, curriculum=(10, 20, 40, 60))  # within range: accepted
+
+
+def test_the_default_curriculum_is_the_papers_cut_where_float32_ends() -> None:
+    """Bounded tasks keep the paper's curriculum; fibonacci-2's ends at the longest horizon
+    whose squared errors fit float32 (82 at batch 64), and one more step would overflow."""
+    from emt.numerics.config import PAPER_CURRICULUM, default_curriculum
+    from emt.theory.registry import names
+
+    for name in names():
+        if name != "fibonacci-2":
+            assert TrainConfig(task=get(name)).curriculum == PAPER_CURRICULUM
+    fib = get("fibonacci-2")
+    assert TrainConfig(task=fib).curriculum == default_curriculum(fib) == (10, 20, 40, 60, 82)
+    with pytest.raises(ValueError, match="overflow float32"):
+        TrainConfig(task=fib, curriculum=(10, 20, 40, 60, 83))
+    assert default_curriculum(fib, batch=4096)[-1] < 82  # a bigger batch sums more errors
 
 
 def test_sequence_overflowing_float64_is_a_clear_error() -> None:

@@ -28,7 +28,7 @@ def test_every_limit_is_documented_and_overridable(monkeypatch) -> None:
         monkeypatch.setenv(f"EMT_LIMIT_{name}", str(value + 1))
         assert limits.limit(name) == value + 1
     monkeypatch.setenv("EMT_LIMIT_MAX_SLOTS", "lots")
-    with pytest.raises(ValueError, match="EMT_LIMIT_MAX_SLOTS must be an integer >= 1"):
+    with pytest.raises(ValueError, match="EMT_LIMIT_MAX_SLOTS must be a plain decimal"):
         limits.limit("MAX_SLOTS")
 
 
@@ -112,3 +112,40 @@ def test_hostile_task_file_through_the_cli(tmp_path, capsys) -> None:
     assert time.monotonic() - start < 10.0
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "MAX_ENTRY_DIGITS" in err
+
+
+@pytest.mark.parametrize("raw", [" 2_0 ", "2_0", "20 ", "+20", "0x14", "２０", "२०", "20\n", ""])
+def test_a_limit_is_read_only_from_a_plain_decimal_integer(monkeypatch, raw) -> None:
+    monkeypatch.setenv("EMT_LIMIT_MAX_SLOTS", raw)
+    with pytest.raises(ValueError, match="EMT_LIMIT_MAX_SLOTS must be a plain decimal"):
+        limits.limit("MAX_SLOTS")
+
+
+def test_a_bad_limit_variable_is_exit_2_naming_it(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("EMT_LIMIT_MAX_SLOTS", " 2_0 ")
+    assert main(["tasks", "--task", "T1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "EMT_LIMIT_MAX_SLOTS" in err[0]
+
+
+def test_an_oversized_task_file_is_refused_by_its_size_before_parsing(tmp_path) -> None:
+    """A task file above MAX_TASK_FILE_BYTES is refused from its size alone (a 50 MB file was
+    parsed whole, 1.15 GB and 44 s, before its `s` was found over the limit)."""
+    path = tmp_path / "big.json"
+    row = '["1/3","1/3","1/3","1/3","1/3","1/3","1/3","1/3"],'
+    with path.open("w") as fh:
+        fh.write('{"s": 100000, "d": 8, "F": [')
+        fh.write(row * (limits.MAX_TASK_FILE_BYTES // len(row) + 1))
+        fh.write('[0]]}')
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="MAX_TASK_FILE_BYTES"):
+        load(path)
+    assert time.monotonic() - t0 < 0.5
+    assert limits.MAX_TASK_FILE_BYTES < limits.MAX_TEXT_FILE_BYTES
+
+
+def test_a_task_file_within_the_size_bound_is_refused_from_s_and_d(tmp_path) -> None:
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"s": 10**6, "d": 8, "ids": [255, 0, 0]}))
+    with pytest.raises(ValueError, match=r"task file .*wide.json: s\*d .*MAX_SLOTS"):
+        load(path)

@@ -300,3 +300,30 @@ def test_a_gated_cell_whose_linearisation_overflows_is_one_line(cell: str, tmp_p
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "overflow" in err, err
+
+
+@pytest.mark.parametrize("scaled", [("B_re", "B_im"), ("B_re", "B_im", "C_re", "C_im")])
+def test_an_lru_with_huge_weights_reports_nan_not_sentinels_or_warnings(scaled) -> None:
+    """B ~ 1e300 puts the states near float64's range: the difference quotients of the
+    Lyapunov estimate overflow.  No exponent is reported (the -700 floor of a vanishing
+    stretch was reported as every exponent), and nothing warns (pytest turns warnings into
+    errors)."""
+    import json
+
+    from emt.numerics.cell_models import cell_dynamics
+    from emt.verify.dynamics_descriptors import lyapunov_exponents
+
+    arrays = {k: v * 1e300 if k in scaled else v for k, v in
+              lru_circuit("repeat-copy-4").arrays.items()}
+    report = verify_cell(CellWeights("lru", arrays), get("repeat-copy-4"), horizon=H)
+    descriptors = report.metrics["descriptors"]
+    assert not any(k.startswith("lyapunov") for k in descriptors)
+    assert all(v != -700.0 for v in descriptors.values())
+
+    def no_constants(token):
+        raise AssertionError(f"the report holds {token}")
+
+    json.loads(report.to_json_text(), parse_constant=no_constants)
+    model = cell_dynamics(CellWeights("lru", arrays))
+    start = np.full((2, model.state_dim), 1e300)
+    assert np.all(np.isnan(lyapunov_exponents(model, start, 3, np.random.default_rng(0))))
