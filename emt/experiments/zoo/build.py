@@ -18,7 +18,7 @@ import numpy as np
 from emt.core.atomic import atomic_write_bytes
 from emt.experiments.zoo import manifest
 from emt.experiments.zoo.members import CONSTRUCTED, WRONG_TASK, build_weights, kind_of
-from emt.experiments.zoo.taskdata import get_task, task_accuracy
+from emt.experiments.zoo.taskdata import get_task, state_linear_r2, task_accuracy
 
 __all__ = ["main", "npz_bytes", "constructed_entries", "NETS"]
 
@@ -57,6 +57,8 @@ def constructed_entries(out: Path, only: str | None = None,
             acc = task_accuracy(arrays, get_task(task), manifest.ACCURACY_SEED)
             e = _entry(rid, task, acc, str(out))
             e["n_hidden"] = int(arrays["W_hh"].shape[0])
+            e["state_linear_r2"] = round(state_linear_r2(arrays, get_task(task),
+                                                         manifest.ACCURACY_SEED), 6)
             entries.append(e)
             print(f"{e['id']}: {e['kind']} (accuracy {acc:.4f})", file=log)
     return entries

@@ -5,7 +5,8 @@
      "members": [{"id", "file" (relative to the zoo directory), "task" (judged against),
                   "built_for", "kind" ("positive" | "null"), "family", "trainer"
                   ("construct" | "torch" | "emt-train"), "recipe" {...}, "seed", "n_hidden",
-                  "accuracy" (own rollout, H = 200), "command"}, ...]}
+                  "accuracy" (own rollout, H = 200), "state_linear_r2" (how linear the
+                  code is, `taskdata.state_linear_r2`), "command"}, ...]}
 
 Each generator rewrites only its own trainer's entries (`merge`), so the constructed nets, the
 PyTorch nets and the trainer's nets can be (re)built independently.

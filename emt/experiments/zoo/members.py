@@ -24,9 +24,9 @@ __all__ = ["Recipe", "CONSTRUCTED", "WRONG_TASK", "build_weights", "recipes", "k
 
 LINEAR_LOADING_TASKS = ("repeat-copy-4", "reverse-copy-4", "repeat-copy-3")
 SEEDS = (1, 2)  # seed 2: calibration split, seed 1: test split (`calibrate.split_of`)
-POSITIVE_FAMILIES = ("circuit-h", "circuit-a")  # positives when they solve their task
+POSITIVE_FAMILIES = ("circuit-h", "circuit-a", "circuit-a-slot")  # positives if they solve
 CIRCUIT_A_GAINS = (1.0, 2.0, 3.0)
-NONLINEAR_GAINS = (0.5, 1.0)
+SLOT_CODE_GAINS = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ def recipes() -> list[Recipe]:
                 out.append(Recipe(f"circuit-a-g{g:g}-{tag}", "circuit-a", task, seed, 64,
                                   {"gain": g}))
             out.append(Recipe(f"lookup-{tag}", "lookup", task, seed))
-            for g in NONLINEAR_GAINS:
-                out.append(Recipe(f"nonlinear-code-g{g:g}-{tag}", "nonlinear-code", task, seed,
+            for g in SLOT_CODE_GAINS:
+                out.append(Recipe(f"circuit-a-slot-g{g:g}-{tag}", "circuit-a-slot", task, seed,
                                   params={"gain": g}))
             out.append(Recipe(f"shuffled-{tag}", "shuffled", task, seed + 100,
                               base=f"circuit-h-{tag}"))
@@ -87,8 +87,8 @@ def build_weights(recipe: Recipe) -> dict[str, np.ndarray]:
         return construct.circuit_a(task, int(n or 0), seed, **recipe.params)
     if fam == "lookup":
         return construct.lookup(task, seed, **recipe.params)
-    if fam == "nonlinear-code":
-        return construct.nonlinear_code(task, seed, **recipe.params)
+    if fam == "circuit-a-slot":
+        return construct.slot_code_circuit(task, seed, **recipe.params)
     if fam == "untrained":
         return construct.untrained(task, int(n or 0), seed)
     if fam == "shuffled":

@@ -23,7 +23,7 @@ from emt.theory.taskspec import TaskSpec
 
 __all__ = ["get_task", "F_of", "phi_of", "shift_of", "newest", "hypercube", "full_windows",
            "partial_windows", "sequences", "rollout", "sign_accuracy", "task_accuracy",
-           "SOLVES_ACCURACY", "MAX_WINDOW_SLOTS"]
+           "state_linear_r2", "SOLVES_ACCURACY", "MAX_WINDOW_SLOTS"]
 
 SOLVES_ACCURACY = 0.95  # the task's own success bar: sign accuracy at H = 200 (the paper's)
 MAX_WINDOW_SLOTS = 16  # enumerate at most 2^16 windows (s d <= 16: every task the zoo uses)
@@ -131,3 +131,27 @@ def task_accuracy(weights: dict[str, np.ndarray], task: TaskSpec, seed: int,
                         str(weights.get("activation", "tanh")))
             acc.append(sign_accuracy(y[:, task.s :], targets))
     return float(np.mean(acc))
+
+
+def state_linear_r2(weights: dict[str, np.ndarray], task: TaskSpec, seed: int,
+                    batch: int = 256) -> float:
+    """How linear the net's code is: ``1 - |H - W A|^2 / |H|^2`` for the least-squares ``A``
+    (no intercept) of the hidden states ``h(t)`` on the windows ``w(t)``, over the first ``2 s``
+    output-phase steps of ``batch`` fresh sequences (in-sample; a descriptor of the zoo
+    member, not a verdict)."""
+    s, d = task.s, task.d
+    inputs, targets = sequences(task, batch, 2 * s, np.random.default_rng(seed))
+    x = np.concatenate([inputs[:, :s], targets], axis=1)  # x(0..3s-1)
+    act = np.tanh if str(weights.get("activation", "tanh")) == "tanh" else (lambda a: a)
+    W_uh, W_hh = weights["W_uh"], weights["W_hh"]
+    h = np.zeros((batch, W_hh.shape[0]))
+    states, windows = [], []
+    for t in range(3 * s):
+        h = act(h @ W_hh.T + inputs[:, t] @ W_uh.T)
+        if t >= s:
+            states.append(h)
+            windows.append(x[:, t - s + 1 : t + 1].reshape(batch, s * d))
+    H, W = np.concatenate(states), np.concatenate(windows)
+    A = np.linalg.lstsq(W, H, rcond=None)[0]
+    total = float(np.sum(H**2))
+    return 1.0 - float(np.sum((H - W @ A) ** 2)) / total if total > 0 else 0.0
