@@ -62,7 +62,7 @@ def _member_rows(members: list[dict]) -> str:
 
 def markdown(result: dict) -> str:
     members = result["members"]
-    counts = {}
+    counts: dict[tuple[str, str], int] = {}
     for m in members:
         key = (m["split"], m["kind"])
         counts[key] = counts.get(key, 0) + 1
