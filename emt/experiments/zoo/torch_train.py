@@ -72,6 +72,12 @@ TORCH_NETS = {r.id: r for r in (
     _r("lr3e-3", "repeat-copy-4", "rc4", 256, 10, "stop", 3000, lr=3e-3),
     _r("orth", "staggered-4", "st4", 128, 11, "stop", 4000, init="orth"),
     _r("lr3e-4", "repeat-copy-3", "rc3", 256, 12, "fixed", 2000, lr=3e-4),
+    _r("stop", "reverse-copy-4", "rv4", 32, 13, "stop", 4000),
+    _r("stop", "staggered-4", "st4", 64, 14, "stop", 4000),
+    _r("stop", "repeat-copy-3", "rc3", 64, 15, "stop", 4000),
+    _r("stop", "repeat-copy-4", "rc4", 32, 16, "stop", 4000),
+    _r("stop", "reverse-copy-4", "rv4", 256, 17, "stop", 3000),
+    _r("stop", "staggered-4", "st4", 256, 18, "stop", 3000),
 )}
 
 
@@ -96,7 +102,7 @@ def train(recipe: TorchRecipe, log=sys.stderr) -> tuple[dict[str, np.ndarray], d
 
     net = Net()
     if recipe.init == "orth":
-        torch.nn.init.orthogonal_(net.rnn.weight_hh_l0)
+        torch.nn.init.orthogonal_(net.rnn.weight_hh_l0)  # type: ignore[arg-type]
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     rng = np.random.default_rng(recipe.seed)
     steps, acc, t0 = 0, 0.0, time.time()
