@@ -85,3 +85,19 @@ def test_cli_bad_zoo_exits_2(tmp_path, capsys):
     (tmp_path / "manifest.json").write_text('{"schema": "other"}')
     assert main(["--zoo", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "not an emt.zoo/1 manifest" in capsys.readouterr().err
+
+
+def test_data_bar_is_the_worst_calibration_positive_and_is_scored_on_test():
+    from emt.experiments.zoo.separation import data_bars
+
+    def m(i, kind, split, value, acc=1.0):
+        return {"id": f"m{i}", "kind": kind, "split": split, "accuracy": acc,
+                "bars": {"x": {"value": value, "comparator": ">=", "tolerance": 0.9}}}
+
+    members = [m(0, "positive", "calibration", 0.97), m(1, "positive", "calibration", 0.93),
+               m(2, "null", "calibration", 0.5), m(3, "positive", "test", 0.92),
+               m(4, "null", "test", 0.95), m(5, "null", "test", 0.1, acc=0.5)]
+    d = data_bars(members)["x"]
+    assert d["data_bar"] == 0.93 and d["current"] == 0.9 and d["best_solving_null"] == 0.95
+    assert (d["test"]["fn"]["k"], d["test"]["fn"]["n"]) == (1, 1)
+    assert (d["test"]["fp"]["k"], d["test"]["fp"]["n"]) == (1, 2)

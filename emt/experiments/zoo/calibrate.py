@@ -10,8 +10,10 @@ nulls and the false-negative rate on positives (`rates`), per split:
 * ``test``: those with an odd seed, and every PyTorch-trained net (a trainer the calibration
   split never sees).
 
-Writes ``OUT/calibration.json`` (schema ``emt.zoo-calibration/1``: the per-member verdicts and
-the rates) and ``OUT/calibration.md`` (the rate tables and the misfiring members per bar).
+It also reports, per check, the bar the calibration split's positives would set and what it
+would do on the test split (`separation`).  Writes ``OUT/calibration.json`` (schema
+``emt.zoo-calibration/1``: the per-member verdicts, the rates and the data bars) and
+``OUT/calibration.md`` (the rate tables and the misfiring members per bar).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from emt.core.atomic import atomic_write_bytes
 from emt.experiments.zoo import manifest
 from emt.experiments.zoo.rates import bar_rates
 from emt.experiments.zoo.report import markdown
+from emt.experiments.zoo.separation import data_bars
 from emt.experiments.zoo.taskdata import SOLVES_ACCURACY
 from emt.verify.judge import verify_subject
 
@@ -51,8 +54,8 @@ def _claim_accepts(claim: dict) -> bool | None:
 
 
 def judge_member(zoo: Path, member: dict, seed: int = 0) -> dict:
-    """The member's bars: ``{bar: {"accepts", "value", "bound", "status"}}`` from its report,
-    or ``{"error": ...}`` when the verifier refused it."""
+    """The member's bars, ``{bar: {"accepts", "value", "status", "comparator", "tolerance"}}``,
+    from its report, or ``{"error": ...}`` when the verifier refused it."""
     try:
         report = verify_subject(zoo / member["file"], member["task"], seed=seed).to_json()
     except ValueError as exc:
@@ -62,11 +65,11 @@ def judge_member(zoo: Path, member: dict, seed: int = 0) -> dict:
         passed = c.get("passed")
         bars[c["name"]] = {"accepts": passed if isinstance(passed, bool) else None,
                            "value": c.get("value"), "status": c.get("status"),
-                           "bound": f"{c.get('comparator', '')} {c.get('tolerance')}"}
+                           "comparator": c.get("comparator"), "tolerance": c.get("tolerance")}
     for name, claim in report.get("claims", {}).items():
         bars[CLAIM_PREFIX + name] = {"accepts": _claim_accepts(claim), "value": None,
                                      "status": claim.get("verdict", claim.get("holds")),
-                                     "bound": "all its checks"}
+                                     "comparator": None, "tolerance": None}
     return {"bars": bars}
 
 
@@ -105,7 +108,7 @@ def calibrate(zoo: Path, seed: int = 0, log=sys.stderr) -> dict:
             "solves_accuracy": SOLVES_ACCURACY, "splits": {
                 "calibration": "constructed and emt-train nets with an even seed",
                 "test": "odd seeds, and every PyTorch-trained net"},
-            "members": members, "rates": rates_table(members)}
+            "members": members, "rates": rates_table(members), "data_bars": data_bars(members)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,19 @@ def _split_table(rates: dict) -> str:
                     tablefmt="github")
 
 
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _data_table(result: dict) -> str:
+    rows = [[name, f"{d['comparator']} {_num(d['current'])}", _num(d["data_bar"]),
+             _num(d["best_solving_null"]), _cell(d["test"]["fn"]), _cell(d["test"]["fp"])]
+            for name, d in result["data_bars"].items()]
+    return tabulate(rows, headers=["check", "current bar", "data bar", "best solving null",
+                                   "test FN (data bar)", "test FP (data bar)"],
+                    tablefmt="github")
+
+
 def _misfires(members: list[dict], bars: list[str]) -> list[str]:
     lines = []
     for bar in bars:
@@ -80,6 +93,12 @@ def markdown(result: dict) -> str:
     for split, rates in result["rates"].items():
         lines += [f"## Split: {split}", "", _split_table(rates), ""]
     bars = list(result["rates"]["all"])
+    if result.get("data_bars"):
+        lines += ["## Bars read off the calibration split", "",
+                  "The worst value a calibration positive reached (the loosest bar with no "
+                  "calibration false negative), beside the current bar, the value of the "
+                  "solving null closest to passing, and that bar's rates on the test split. "
+                  "A measurement, not applied (docs/zoo.md).", "", _data_table(result), ""]
     lines += ["## Misfires (all splits)", "",
               "Checks are listed as accepting a null only when the null solves its task "
               "(accepting a non-solver is the generalisation check's job); claims always.", "",
