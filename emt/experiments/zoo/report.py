@@ -58,6 +58,31 @@ def _misfires(members: list[dict], bars: list[str]) -> list[str]:
     return lines
 
 
+def _group(m: dict) -> str:
+    return m["trainer"] if m["trainer"] != "construct" else m["family"]
+
+
+def _family_matrix(members: list[dict], bars: list[str]) -> str:
+    """Rows: bars; columns: constructed families and the trainers; cells: positives rejected
+    / judged and nulls accepted / judged ("-" where the group has none)."""
+    groups = sorted({_group(m) for m in members if "bars" in m})
+    rows = []
+    for bar in bars:
+        row = [bar]
+        for g in groups:
+            cell = []
+            for kind, miss in (("positive", False), ("null", True)):
+                got = [m["bars"].get(bar, {}).get("accepts") for m in members
+                       if "bars" in m and _group(m) == g and m["kind"] == kind]
+                got = [v for v in got if v is not None]
+                if got:
+                    cell.append(f"{'FN' if kind == 'positive' else 'FP'} "
+                                f"{sum(v is miss for v in got)}/{len(got)}")
+            row.append(" ".join(cell) or "-")
+        rows.append(row)
+    return tabulate(rows, headers=["bar", *groups], tablefmt="github")
+
+
 def _member_rows(members: list[dict]) -> str:
     rows = []
     for m in members:
@@ -99,7 +124,10 @@ def markdown(result: dict) -> str:
                   "calibration false negative), beside the current bar, the value of the "
                   "solving null closest to passing, and that bar's rates on the test split. "
                   "A measurement, not applied (docs/zoo.md).", "", _data_table(result), ""]
-    lines += ["## Misfires (all splits)", "",
+    lines += ["## Misfires by family and trainer (all splits)", "",
+              "FN k/n: positives of the group the bar rejects; FP k/n: nulls it accepts "
+              "(every null, solving or not).", "", _family_matrix(members, bars), "",
+              "## Misfires (all splits)", "",
               "Checks are listed as accepting a null only when the null solves its task "
               "(accepting a non-solver is the generalisation check's job); claims always.", "",
               *(_misfires(members, bars) or ["- none"]), "", "## Members", "",

@@ -6,7 +6,9 @@ calibration positive reached (its minimum): the loosest bar that keeps the false
 on calibration positives at zero.  The harness reports it next to the current bar, with the
 false-negative rate on test positives and the false-positive rate on test nulls it would give.
 It is a measurement for whoever sets the bars, never applied here; with a dozen calibration
-positives it is an optimistic bar (the next positive can fall below it).
+positives it is an optimistic bar (the next positive can fall below it).  It reads the check's
+headline value only: a check whose verdict also weighs another number (``effective.loaded_state``
+fails on its state-tracking error as well as its accuracy) is described by it only in part.
 """
 
 from __future__ import annotations
