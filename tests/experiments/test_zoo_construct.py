@@ -69,6 +69,8 @@ def test_each_family_does_what_it_is_built_to_do(task):
     spec = get_task(task)
     assert task_accuracy(construct.circuit_h(spec, 64, 3), spec, 7) == 1.0
     assert task_accuracy(construct.lookup(spec, 3), spec, 7) == 1.0
+    one_hot = construct.one_hot_lookup(spec, 3)
+    assert task_accuracy(one_hot, spec, 7) == 1.0 and np.any(one_hot["b_h"] != 0)
     circuit = construct.circuit_h(spec, 64, 3)
     assert task_accuracy(construct.shuffled(circuit, 4), spec, 7) < 0.7
     assert task_accuracy(construct.untrained(spec, 64, 3), spec, 7) < 0.7

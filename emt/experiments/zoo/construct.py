@@ -29,6 +29,9 @@ Nulls (no embedding of the window carried by Phi, neither in ``h`` nor in ``a``)
   directions (saturated tanh, gain `LOOKUP_GAIN`): a lookup table of the ``2^d`` values; the
   shift re-amplifies codes, the newest slot decodes the window exactly and re-encodes ``F^T w``.
   It solves the task with a non-linear code of the window.
+* `one_hot_lookup`: each slot as a one-hot (``+-1``) code over its ``2^d`` patterns, made by a
+  bias on the newest step's units (the theory's nets have none, so `no_bias` flags it; the
+  effective claim, which does not ask for it, must reject the code by itself).
 * `untrained`: every matrix i.i.d. ``U(-k, k)``, ``k = 1/sqrt(N_h)`` (the trainer's init).
 * `shuffled`: a net's ``W_hh`` entries permuted at random (spectrum and circuit destroyed).
 """
@@ -47,8 +50,8 @@ from emt.experiments.zoo.taskdata import (
 )
 from emt.theory.taskspec import TaskSpec
 
-__all__ = ["circuit_h", "circuit_a", "lookup", "slot_code_circuit", "untrained", "shuffled",
-           "loads_linearly", "LOOKUP_GAIN", "PARTIAL_WEIGHT"]
+__all__ = ["circuit_h", "circuit_a", "lookup", "one_hot_lookup", "slot_code_circuit",
+           "untrained", "shuffled", "loads_linearly", "LOOKUP_GAIN", "PARTIAL_WEIGHT"]
 
 Weights = dict[str, np.ndarray]
 LOOKUP_GAIN = 5.0  # tanh(5) = 0.99991: codes saturate to +-1 (and stay exactly 0 at p . x = 0)
@@ -161,6 +164,35 @@ def lookup(task: TaskSpec, seed: int, gain: float = LOOKUP_GAIN) -> Weights:
 def slot_code_circuit(task: TaskSpec, seed: int, gain: float = 1.0) -> Weights:
     """The unsaturated slot code ``tanh(g R x_k)`` (module docstring)."""
     return _slot_code(task, seed, gain, saturate=False)
+
+
+def one_hot_lookup(task: TaskSpec, seed: int, gain: float = LOOKUP_GAIN) -> Weights:
+    """The one-hot lookup (module docstring): unit ``(k, p)`` is ``+1`` when slot ``k`` holds
+    the pattern ``p`` and ``-1`` otherwise, ``tanh(g (p . x - (d - 1)))`` with the bias
+    ``-g (d - 1)`` on the newest step's units; ``x = P^T h / 2`` decodes a slot exactly
+    (``sum_p p = 0``), the shift re-amplifies the codes.  ``N_h = s 2^d``; ``seed`` permutes
+    the units."""
+    _require_linear_loading(task, "one-hot lookup")
+    s, d = task.s, task.d
+    P = hypercube(d)
+    m = len(P)
+    D = P.T / 2.0  # d x m: x = D h for a one-hot +-1 code
+    F = np.array(task.F.tolist(), dtype=float)
+    W_hh = np.zeros((s * m, s * m))
+    for k in range(s - 1):
+        W_hh[k * m:(k + 1) * m, (k + 1) * m:(k + 2) * m] = gain * np.eye(m)
+    for k in range(s):
+        W_hh[(s - 1) * m:, k * m:(k + 1) * m] = gain * P @ F[k * d:(k + 1) * d].T @ D
+    W_uh = np.zeros((s * m, d))
+    W_uh[(s - 1) * m:] = gain * P
+    W_hy = np.zeros((d, s * m))
+    W_hy[:, (s - 1) * m:] = D
+    b_h = np.zeros(s * m)
+    b_h[(s - 1) * m:] = -gain * (d - 1)
+    perm = np.random.default_rng(seed).permutation(s * m)
+    out = _pack(W_uh[perm], W_hh[np.ix_(perm, perm)], W_hy[:, perm])
+    out["b_h"] = b_h[perm]
+    return out
 
 
 def untrained(task: TaskSpec, n_hidden: int, seed: int) -> Weights:

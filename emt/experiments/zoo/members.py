@@ -61,6 +61,7 @@ def recipes() -> list[Recipe]:
                 out.append(Recipe(f"circuit-a-g{g:g}-{tag}", "circuit-a", task, seed, 64,
                                   {"gain": g}))
             out.append(Recipe(f"lookup-{tag}", "lookup", task, seed))
+            out.append(Recipe(f"lookup-onehot-{tag}", "lookup-onehot", task, seed))
             for g in SLOT_CODE_GAINS:
                 out.append(Recipe(f"circuit-a-slot-g{g:g}-{tag}", "circuit-a-slot", task, seed,
                                   params={"gain": g}))
@@ -87,6 +88,8 @@ def build_weights(recipe: Recipe) -> dict[str, np.ndarray]:
         return construct.circuit_a(task, int(n or 0), seed, **recipe.params)
     if fam == "lookup":
         return construct.lookup(task, seed, **recipe.params)
+    if fam == "lookup-onehot":
+        return construct.one_hot_lookup(task, seed, **recipe.params)
     if fam == "circuit-a-slot":
         return construct.slot_code_circuit(task, seed, **recipe.params)
     if fam == "untrained":

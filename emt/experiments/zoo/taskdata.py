@@ -22,7 +22,7 @@ from emt.theory.registry import get as get_task
 from emt.theory.taskspec import TaskSpec
 
 __all__ = ["get_task", "F_of", "phi_of", "shift_of", "newest", "hypercube", "full_windows",
-           "partial_windows", "sequences", "rollout", "sign_accuracy", "task_accuracy",
+           "partial_windows", "sequences", "states", "rollout", "sign_accuracy", "task_accuracy",
            "state_linear_r2", "SOLVES_ACCURACY", "MAX_WINDOW_SLOTS"]
 
 SOLVES_ACCURACY = 0.95  # the task's own success bar: sign accuracy at H = 200 (the paper's)
@@ -100,17 +100,23 @@ def sequences(task: TaskSpec, batch: int, horizon: int,
     return inputs, targets
 
 
-def rollout(W_uh: np.ndarray, W_hh: np.ndarray, W_hy: np.ndarray, inputs: np.ndarray,
-            activation: str = "tanh") -> np.ndarray:
-    """Outputs ``y(t) = W_hy h(t)``, ``h(t) = act(W_hh h(t-1) + W_uh u(t))``, ``h(-1) = 0``,
-    for ``inputs`` ``(B, T, d)``; returns ``(B, T, d_out)``."""
-    act = np.tanh if activation == "tanh" else (lambda a: a)
+def states(weights: dict[str, np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """Hidden states ``h(t) = act(W_hh h(t-1) + W_uh u(t) + b_h)``, ``h(-1) = 0`` (``b_h``
+    when the net has one), for ``inputs`` ``(B, T, d)``; returns ``(B, T, N_h)``."""
+    act = np.tanh if str(weights.get("activation", "tanh")) == "tanh" else (lambda a: a)
+    W_uh, W_hh = weights["W_uh"], weights["W_hh"]
+    b_h = np.asarray(weights.get("b_h", np.zeros(W_hh.shape[0])), dtype=np.float64)
     h = np.zeros((inputs.shape[0], W_hh.shape[0]))
-    ys = []
+    hs = []
     for t in range(inputs.shape[1]):
-        h = act(h @ W_hh.T + inputs[:, t] @ W_uh.T)
-        ys.append(h @ W_hy.T)
-    return np.stack(ys, axis=1)
+        h = act(h @ W_hh.T + inputs[:, t] @ W_uh.T + b_h)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def rollout(weights: dict[str, np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """Outputs ``y(t) = W_hy h(t)`` (`states`); returns ``(B, T, d_out)``."""
+    return states(weights, inputs) @ np.asarray(weights["W_hy"]).T
 
 
 def sign_accuracy(y: np.ndarray, target: np.ndarray) -> float:
@@ -127,8 +133,7 @@ def task_accuracy(weights: dict[str, np.ndarray], task: TaskSpec, seed: int,
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(batches):
             inputs, targets = sequences(task, batch, horizon, rng)
-            y = rollout(weights["W_uh"], weights["W_hh"], weights["W_hy"], inputs,
-                        str(weights.get("activation", "tanh")))
+            y = rollout(weights, inputs)
             acc.append(sign_accuracy(y[:, task.s :], targets))
     return float(np.mean(acc))
 
@@ -142,16 +147,10 @@ def state_linear_r2(weights: dict[str, np.ndarray], task: TaskSpec, seed: int,
     s, d = task.s, task.d
     inputs, targets = sequences(task, batch, 2 * s, np.random.default_rng(seed))
     x = np.concatenate([inputs[:, :s], targets], axis=1)  # x(0..3s-1)
-    act = np.tanh if str(weights.get("activation", "tanh")) == "tanh" else (lambda a: a)
-    W_uh, W_hh = weights["W_uh"], weights["W_hh"]
-    h = np.zeros((batch, W_hh.shape[0]))
-    states, windows = [], []
-    for t in range(3 * s):
-        h = act(h @ W_hh.T + inputs[:, t] @ W_uh.T)
-        if t >= s:
-            states.append(h)
-            windows.append(x[:, t - s + 1 : t + 1].reshape(batch, s * d))
-    H, W = np.concatenate(states), np.concatenate(windows)
+    hs = states(weights, inputs)
+    H = hs[:, s:].reshape(-1, hs.shape[2])
+    W = np.concatenate([x[:, t - s + 1 : t + 1].reshape(batch, 1, s * d)
+                        for t in range(s, 3 * s)], axis=1).reshape(-1, s * d)
     A = np.linalg.lstsq(W, H, rcond=None)[0]
     total = float(np.sum(H**2))
     return 1.0 - float(np.sum((H - W @ A) ** 2)) / total if total > 0 else 0.0
