@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 from emt.core.atomic import atomic_write_bytes
+from emt.core.provenance import versions
 from emt.experiments.zoo import manifest
 from emt.experiments.zoo.rates import bar_rates
 from emt.experiments.zoo.report import markdown
@@ -31,7 +33,8 @@ from emt.experiments.zoo.separation import data_bars
 from emt.experiments.zoo.taskdata import SOLVES_ACCURACY
 from emt.verify.judge import verify_subject
 
-__all__ = ["SPLITS", "split_of", "judge_member", "calibrate", "rates_table", "main", "SCHEMA"]
+__all__ = ["SPLITS", "source_commit", "split_of", "judge_member", "calibrate", "rates_table",
+           "main", "SCHEMA"]
 
 SCHEMA = "emt.zoo-calibration/1"
 SPLITS = ("calibration", "test")
@@ -51,6 +54,17 @@ def _claim_accepts(claim: dict) -> bool | None:
         return {"holds": True, "fails": False}.get(verdict.lower())
     holds = claim.get("holds")
     return holds if isinstance(holds, bool) else None
+
+
+def source_commit() -> str | None:
+    """The git commit of the checked-out source the verifier ran from (``None`` outside a git
+    checkout): the rates describe that verifier's bars."""
+    try:
+        run = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, check=False, timeout=30)
+    except OSError:
+        return None
+    return (run.stdout.strip() or None) if run.returncode == 0 else None
 
 
 def judge_member(zoo: Path, member: dict, seed: int = 0) -> dict:
@@ -104,7 +118,8 @@ def calibrate(zoo: Path, seed: int = 0, log=sys.stderr) -> dict:
         row.update(split=split_of(m), **judged)
         members.append(row)
         print(f"{m['id']}: {'error' if 'error' in judged else 'judged'}", file=log)
-    return {"schema": SCHEMA, "zoo": str(zoo), "verifier_seed": seed,
+    return {"schema": SCHEMA, "zoo": str(zoo), "verifier_seed": seed, "versions": versions(),
+            "commit": source_commit(),
             "solves_accuracy": SOLVES_ACCURACY, "splits": {
                 "calibration": "constructed and emt-train nets with an even seed",
                 "test": "odd seeds, and every PyTorch-trained net"},

@@ -106,7 +106,8 @@ def markdown(result: dict) -> str:
         counts[key] = counts.get(key, 0) + 1
     lines = ["# Verifier calibration on the zoo", "",
              f"Zoo `{result['zoo']}`: {len(members)} members judged by the verifier (batch seed "
-             f"{result['verifier_seed']}).  Positives: binding circuits by construction, and "
+             f"{result['verifier_seed']}; emt {result.get('versions', {}).get('emt')} at "
+             f"commit {result.get('commit')}).  Positives: binding circuits by construction, and "
              f"trained nets, that solve the task they are judged on (own sign accuracy at "
              f"H = 200 >= {result['solves_accuracy']}); nulls: everything else (docs/zoo.md).",
              "", "| split | positives | nulls |", "|---|---|---|"]

@@ -78,6 +78,14 @@ TORCH_NETS = {r.id: r for r in (
     _r("stop", "repeat-copy-4", "rc4", 32, 16, "stop", 4000),
     _r("stop", "reverse-copy-4", "rv4", 256, 17, "stop", 3000),
     _r("stop", "staggered-4", "st4", 256, 18, "stop", 3000),
+    _r("stop", "repeat-copy-4", "rc4", 96, 19, "stop", 4000),
+    _r("stop", "reverse-copy-4", "rv4", 96, 20, "stop", 4000),
+    _r("stop", "staggered-4", "st4", 96, 21, "stop", 4000),
+    _r("stop", "repeat-copy-3", "rc3", 48, 22, "stop", 4000),
+    _r("fixed", "reverse-copy-4", "rv4", 64, 23, "fixed", 2500),
+    _r("fixed", "repeat-copy-3", "rc3", 32, 24, "fixed", 2500),
+    _r("l2", "staggered-4", "st4", 64, 25, "fixed", 2500, weight_decay=1e-4),
+    _r("orth", "repeat-copy-4", "rc4", 64, 26, "stop", 4000, init="orth"),
 )}
 
 
