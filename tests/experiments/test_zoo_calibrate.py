@@ -35,7 +35,7 @@ def test_rates_leave_out_members_without_a_verdict():
 
 
 def _member(i, kind, accepts, split="test", acc=1.0):
-    return {"id": f"m{i}", "kind": kind, "trainer": "construct", "split": split,
+    return {"id": f"m{i}", "kind": kind, "trainer": "construct", "family": "f", "split": split,
             "accuracy": acc, "bars": {"binding.interchange": {"accepts": accepts},
                                       "claim:effective": {"accepts": accepts}}}
 
