@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     atomic_write_bytes(args.out / "calibration.json",
-                       (json.dumps(result, indent=1, allow_nan=False) + "\n").encode("utf-8"))
+                       (json.dumps(result, allow_nan=False, separators=(",", ":")) + "\n")
+                       .encode("utf-8"))
     atomic_write_bytes(args.out / "calibration.md", markdown(result).encode("utf-8"))
     return 0
 
