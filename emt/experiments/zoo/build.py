@@ -8,7 +8,6 @@ members, into ``DIR/manifest.json``.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 from pathlib import Path
@@ -63,13 +62,12 @@ def constructed_entries(out: Path, only: str | None = None,
             print(f"{e['id']}: {e['kind']} (accuracy {acc:.4f})", file=log)
     return entries
 
+ONLY_HELP = "build one net (its id) and leave the manifest alone"
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m emt.experiments.zoo.build",
-                                 description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, type=Path, help="zoo directory")
-    ap.add_argument("--only", help="build one net (its id) and leave the manifest alone")
-    args = ap.parse_args(argv)
+    parser = manifest.generator_parser("emt.experiments.zoo.build", __doc__ or "", ONLY_HELP)
+    args = parser.parse_args(argv)
     try:
         entries = constructed_entries(args.out, args.only)
         if not args.only:

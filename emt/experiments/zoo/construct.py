@@ -116,6 +116,29 @@ def circuit_a(task: TaskSpec, n_hidden: int, seed: int, gain: float) -> Weights:
     return _fit(task, lambda w: w @ psi.T, psi[:, newest(task)])
 
 
+def _delay_line(task: TaskSpec, shift: np.ndarray, encode: np.ndarray, decode: np.ndarray,
+                rng: np.random.Generator) -> tuple[Weights, np.ndarray]:
+    """A net of ``s`` blocks of ``m`` units, one per slot: block ``k`` gets block ``k + 1``
+    through ``shift``; the newest block gets the input and the composition ``F^T w`` of the
+    decoded slots, both through ``encode`` (``m x d``); the readout decodes the newest block
+    (``decode``, ``d x m``).  Units permuted by ``rng``; returns the weights and the
+    permutation."""
+    s, d = task.s, task.d
+    m = encode.shape[0]
+    F = np.array(task.F.tolist(), dtype=float)
+    W_hh = np.zeros((s * m, s * m))
+    for k in range(s - 1):
+        W_hh[k * m:(k + 1) * m, (k + 1) * m:(k + 2) * m] = shift
+    for k in range(s):
+        W_hh[(s - 1) * m:, k * m:(k + 1) * m] = encode @ F[k * d:(k + 1) * d].T @ decode
+    W_uh = np.zeros((s * m, d))
+    W_uh[(s - 1) * m:] = encode
+    W_hy = np.zeros((d, s * m))
+    W_hy[:, (s - 1) * m:] = decode
+    perm = rng.permutation(s * m)
+    return _pack(W_uh[perm], W_hh[np.ix_(perm, perm)], W_hy[:, perm]), perm
+
+
 def _slot_code(task: TaskSpec, seed: int, gain: float, saturate: bool) -> Weights:
     """Each slot ``x_k`` stored as ``tanh(g R x_k)`` (``R``: ``m x d`` random, ``m = 2^(d-1)``
     (``2^d`` saturated), rows of unit
@@ -128,7 +151,7 @@ def _slot_code(task: TaskSpec, seed: int, gain: float, saturate: bool) -> Weight
     ``F^T w`` from the decoded window.  ``seed`` draws ``R`` and permutes the units."""
     _require_linear_loading(task, "slot code")
     rng = np.random.default_rng(seed)
-    s, d = task.s, task.d
+    d = task.d
     X = hypercube(d)
     X = X[X[:, 0] > 0]  # one point of each pair {x, -x}
     m = len(X) * (2 if saturate else 1)  # sign patterns of 2^(d-1) directions may not span
@@ -141,19 +164,9 @@ def _slot_code(task: TaskSpec, seed: int, gain: float, saturate: bool) -> Weight
     D = X.T @ np.linalg.pinv(S)  # d x m, exact on the representatives and (odd) their negatives
     if np.linalg.cond(S) > MAX_CODE_CONDITION and not np.allclose(D @ S, X.T, atol=1e-10):
         raise ValueError(f"slot code: the code does not decode exactly at seed {seed}")
-    F = np.array(task.F.tolist(), dtype=float)
-    W_hh = np.zeros((s * m, s * m))
-    for k in range(s - 1):  # saturated: re-amplify the sign code; else re-make tanh(g R x)
-        W_hh[k * m:(k + 1) * m, (k + 1) * m:(k + 2) * m] = (
-            gain * np.eye(m) if saturate else gain * R @ D)
-    for k in range(s):
-        W_hh[(s - 1) * m:, k * m:(k + 1) * m] = gain * R @ F[k * d:(k + 1) * d].T @ D
-    W_uh = np.zeros((s * m, d))
-    W_uh[(s - 1) * m:] = gain * R
-    W_hy = np.zeros((d, s * m))
-    W_hy[:, (s - 1) * m:] = D
-    perm = rng.permutation(s * m)
-    return _pack(W_uh[perm], W_hh[np.ix_(perm, perm)], W_hy[:, perm])
+    # saturated: re-amplify the sign code; else re-make tanh(g R x) from the decoded slot
+    shift = gain * np.eye(m) if saturate else gain * R @ D
+    return _delay_line(task, shift, gain * R, D, rng)[0]
 
 
 def lookup(task: TaskSpec, seed: int, gain: float = LOOKUP_GAIN) -> Weights:
@@ -177,20 +190,9 @@ def one_hot_lookup(task: TaskSpec, seed: int, gain: float = LOOKUP_GAIN) -> Weig
     P = hypercube(d)
     m = len(P)
     D = P.T / 2.0  # d x m: x = D h for a one-hot +-1 code
-    F = np.array(task.F.tolist(), dtype=float)
-    W_hh = np.zeros((s * m, s * m))
-    for k in range(s - 1):
-        W_hh[k * m:(k + 1) * m, (k + 1) * m:(k + 2) * m] = gain * np.eye(m)
-    for k in range(s):
-        W_hh[(s - 1) * m:, k * m:(k + 1) * m] = gain * P @ F[k * d:(k + 1) * d].T @ D
-    W_uh = np.zeros((s * m, d))
-    W_uh[(s - 1) * m:] = gain * P
-    W_hy = np.zeros((d, s * m))
-    W_hy[:, (s - 1) * m:] = D
+    out, perm = _delay_line(task, gain * np.eye(m), gain * P, D, np.random.default_rng(seed))
     b_h = np.zeros(s * m)
     b_h[(s - 1) * m:] = -gain * (d - 1)
-    perm = np.random.default_rng(seed).permutation(s * m)
-    out = _pack(W_uh[perm], W_hh[np.ix_(perm, perm)], W_hy[:, perm])
     out["b_h"] = b_h[perm]
     return out
 

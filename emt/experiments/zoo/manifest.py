@@ -14,13 +14,14 @@ PyTorch nets and the trainer's nets can be (re)built independently.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from emt.core.atomic import atomic_write_bytes
 from emt.experiments.zoo.taskdata import SOLVES_ACCURACY
 
-__all__ = ["SCHEMA", "ACCURACY_SEED", "MANIFEST", "read", "merge"]
+__all__ = ["SCHEMA", "ACCURACY_SEED", "MANIFEST", "read", "merge", "generator_parser"]
 
 SCHEMA = "emt.zoo/1"
 ACCURACY_SEED = 12345  # the zoo's own accuracy batches (the verifier's default seed is 0)
@@ -47,3 +48,11 @@ def merge(zoo: Path, trainer: str, entries: list[dict]) -> Path:
     data["members"] = kept + entries
     text = json.dumps(data, indent=1, sort_keys=False) + "\n"
     return atomic_write_bytes(Path(zoo) / MANIFEST, text.encode("utf-8"))
+
+
+def generator_parser(prog: str, doc: str, only_help: str) -> argparse.ArgumentParser:
+    """The command line every zoo generator shares: ``--out DIR [--only ID]``."""
+    ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc.splitlines()[0])
+    ap.add_argument("--out", required=True, type=Path, help="zoo directory")
+    ap.add_argument("--only", help=only_help)
+    return ap

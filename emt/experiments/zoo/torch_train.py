@@ -19,11 +19,9 @@ Each net is saved as ``DIR/nets/<id>.npz`` under its ``state_dict`` names (``rnn
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -157,13 +155,12 @@ def entry(recipe: TorchRecipe, arrays: dict[str, np.ndarray], facts: dict, out: 
                                                      manifest.ACCURACY_SEED), 6),
             "command": COMMAND.format(out=out, id=recipe.id)}
 
+ONLY_HELP = "train one recipe (its id); the manifest entry is merged"
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m emt.experiments.zoo.torch_train",
-                                 description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, type=Path, help="zoo directory")
-    ap.add_argument("--only", help="train one recipe (its id); the manifest entry is merged")
-    args = ap.parse_args(argv)
+    parser = manifest.generator_parser("emt.experiments.zoo.torch_train", __doc__ or "", ONLY_HELP)
+    args = parser.parse_args(argv)
     if args.only and args.only not in TORCH_NETS:
         print(f"error: unknown torch recipe {args.only!r}", file=sys.stderr)
         return 2
