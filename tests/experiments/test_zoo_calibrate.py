@@ -101,3 +101,9 @@ def test_data_bar_is_the_worst_calibration_positive_and_is_scored_on_test():
     assert d["data_bar"] == 0.93 and d["current"] == 0.9 and d["best_solving_null"] == 0.95
     assert (d["test"]["fn"]["k"], d["test"]["fn"]["n"]) == (1, 1)
     assert (d["test"]["fp"]["k"], d["test"]["fp"]["n"]) == (1, 2)
+
+
+def test_cli_without_a_manifest_exits_2(tmp_path, capsys):
+    assert main(["--zoo", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

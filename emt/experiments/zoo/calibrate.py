@@ -109,7 +109,11 @@ def rates_table(members: list[dict]) -> dict:
 
 def calibrate(zoo: Path, seed: int = 0, log=sys.stderr) -> dict:
     """Judge every member and measure the rates (module docstring)."""
+    if not (Path(zoo) / manifest.MANIFEST).is_file():
+        raise ValueError(f"{zoo}: no {manifest.MANIFEST}; build a zoo first (docs/zoo.md)")
     data = manifest.read(zoo)
+    if not data["members"]:
+        raise ValueError(f"{zoo}: the manifest names no members")
     members = []
     for m in data["members"]:
         judged = judge_member(zoo, m, seed)
