@@ -166,11 +166,15 @@ LIMIT_BOUNDS: dict[str, str] = {
     "MAX_HORIZON": "`--horizon`, curriculum and test horizons",
     "MAX_BATCH": "sequences per training batch",
     "MAX_STEPS": "training steps of one run",
+    "MAX_GROUP_MEMBERS": "networks trained as one group (`--seeds`), counted before any member "
+                         "is validated or any directory made",
     "MAX_ARRAY_ELEMENTS": "elements of one array of an `.npz`, read from its `.npy` header",
     "MAX_NPZ_MEMBERS": "arrays per `.npz`",
     "MAX_NPZ_BYTES": "uncompressed bytes of all arrays of an `.npz`, read from the `.npy` "
                      "headers before decompressing",
     "MAX_TEXT_FILE_BYTES": "bytes of a task file, sweep config, `model.json` or `record.json`",
+    "MAX_TASK_FILE_BYTES": "bytes of a task file, checked before it is parsed (the largest task "
+                           "within `MAX_F_ENTRIES` and `MAX_ENTRY_TEXT`)",
     "MAX_NESTING": "depth of `[`/`{` nesting in JSON and TOML",
     "MAX_SWEEP_JOBS": "jobs of a sweep, counted from the grid before any is built",
     "MAX_WORKERS": "`emt sweep --workers`",
