@@ -146,6 +146,20 @@ def _cmd_cells_records(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_population(args: argparse.Namespace) -> int:
+    from emt.experiments.population import population
+
+    results = Path(args.results)
+    if not results.is_dir():
+        raise ValueError(f"--results {results}: not a directory")
+    out = check_output_path(Path(args.out) if args.out else results / "population")
+    doc = population(results, out, workers=args.workers or 2, seed=args.seed)
+    print((out / "population.md").read_text(encoding="utf-8"))
+    print(f"wrote {out / 'population.md'} and {out / 'population.json'} "
+          f"({len(doc['subjects'])} subjects)")
+    return 0
+
+
 def _cmd_figures(args: argparse.Namespace) -> int:
     from emt.experiments.reproduce_figures import reproduce_figures
 
@@ -218,6 +232,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="run directories (record) or the records directory")
     cr.add_argument("--out", default=None, help="records directory (record only)")
     cr.set_defaults(func=_cmd_cells_records)
+
+    po = sub.add_parser("population", help="every claim's verdict over every committed run and "
+                        "the calibration zoo, with 95 % intervals, by cell, regime and source")
+    po.add_argument("--results", default="results",
+                    help="the results directory to read (default: results)")
+    po.add_argument("--out", default=None, help="output directory (default: "
+                    "<results>/population)")
+    po.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                    help="worker processes (default 2)")
+    po.add_argument("--seed", type=int, default=0, help="the verifier's seed (default 0)")
+    po.set_defaults(func=_cmd_population)
 
     f = sub.add_parser("figures", help="eigenvalue plane, Phi_hat heatmaps and the hidden state "
                        "in the privileged basis, from trained runs of a sweep")
