@@ -325,6 +325,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
     # (Report.to_json adds each claim's verdict as effective_holds / linear_holds)
     metrics = {"accuracy_h200": checks[1].value, "embedding_r2": embedding.value,
                "descriptors": descriptors, "linear": linear_metrics,
+               "effective_coordinates": analysis.coordinates,
                "passed": selected_holds(verdicts, claim)}
     metadata = {"subject": subject, "subject_sha256": subject_sha256, "convention": convention,
                 "task": task.to_json(), "task_label": task.label, "grounding": ground,

@@ -10,12 +10,12 @@ from ``h(s-1) = Psi x``, the regime the theory's theorem speaks about.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
-from emt.numerics.data import continue_sequence, sign_accuracy
+from emt.numerics.data import continue_sequence
 from emt.numerics.simulate import markov_parameters, rollout
 from emt.numerics.weights import RNNWeights
 from emt.theory.recurrence import impulse_responses
@@ -28,11 +28,22 @@ from emt.verify.basis import (
     phi_power_s_is_identity,
     privileged_basis,
 )
+from emt.verify.scoring import (
+    ZERO_BAND,
+    CheckResult,
+    accuracy_interval,
+    clears,
+    decided_sign_accuracy,
+    finite,
+    judged,
+    per_sequence_accuracy,
+    readout_margin,
+)
 from emt.verify.spectra import SpectralComparison, compare_modes, paper_metric
 
-__all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
+__all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite", "judged", "clears",
+           "decided_sign_accuracy", "ZERO_BAND"]
 
-_BIG = float(np.finfo(np.float64).max)
 # The paper's generalisation test: 10 fresh batches of 64 (about 3 s of the ~6 s that
 # `emt verify` takes at N_h = 1024 on one core).
 N_BATCHES, BATCH = 10, 64
@@ -46,55 +57,12 @@ def _solvability(task: TaskSpec):
     return is_linearly_solvable(task)  # exact and slow for s = d = 8 (seconds): cache per task
 
 
-ZERO_BAND = 1e-9  # relative band around 0 where float noise, not the network, decides a sign
-
-
-def decided_sign_accuracy(y: np.ndarray, target: np.ndarray) -> float:
-    """`numerics.data.sign_accuracy` with ``zero_band = ZERO_BAND``: an output within
-    ``ZERO_BAND * max(1, |target|)`` of zero earns no credit for a nonzero target, so an exactly
-    cancelling linear net (e.g. the circuit driven on a task it cannot solve) is not scored by
-    the sign of its rounding error.  For trained tanh nets, whose outputs sit near +-1, it
-    equals the paper's accuracy."""
-    return sign_accuracy(y, target, zero_band=ZERO_BAND)
-
-
 def run_network(weights: RNNWeights, u: np.ndarray, h_init: np.ndarray | None = None,
                 keep: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
     """`numerics.simulate.rollout` returning ``(y, h)`` with only the hidden states of the first
     ``keep = (sequences, steps)`` stored."""
     h, y = rollout(weights, u, h_init=h_init, keep=keep)
     return y, h
-
-
-def finite(x: float) -> float:
-    """``x`` as a float, with NaN/inf replaced by the largest float (reports never hold NaN)."""
-    x = float(x)
-    return x if np.isfinite(x) else _BIG
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check.  ``passed`` is ``None`` when skipped (then ``value`` is ``None`` and ``detail``
-    says why); ``comparator`` is ``"<="`` or ``">="`` (value against tolerance); ``metrics``
-    holds secondary numbers (all finite)."""
-
-    name: str
-    subject: str
-    value: float | None
-    tolerance: float
-    comparator: str
-    passed: bool | None
-    detail: str = ""
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return "skip" if self.passed is None else ("pass" if self.passed else "fail")
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "subject": self.subject, "status": self.status,
-                "value": self.value, "tolerance": self.tolerance, "comparator": self.comparator,
-                "passed": self.passed, "detail": self.detail, "metrics": dict(self.metrics)}
 
 
 @dataclass(eq=False)
@@ -111,13 +79,11 @@ class Context:
 
     def result(self, name: str, value: float, comparator: str, detail: str = "",
                metrics: Mapping[str, float] | None = None, tol_name: str | None = None,
-               bound: float | None = None) -> CheckResult:
+               bound: float | None = None,
+               interval: tuple[float, float] | None = None) -> CheckResult:
         """``bound``: the bound applied when the math caps the named tolerance (the phase)."""
         tol = float(self.tolerances[tol_name or name] if bound is None else bound)
-        value = finite(value)
-        passed = value <= tol if comparator == "<=" else value >= tol
-        clean = {k: finite(v) for k, v in (metrics or {}).items()}
-        return CheckResult(name, self.subject, value, tol, comparator, bool(passed), detail, clean)
+        return judged(name, self.subject, value, tol, comparator, detail, metrics, interval)
 
     def skipped(self, name: str, comparator: str, reason: str) -> CheckResult:
         return CheckResult(name, self.subject, None, float(self.tolerances[name]), comparator,
@@ -272,14 +238,17 @@ def check_phi_hat(ctx: Context) -> CheckResult:
 
 
 def check_generalisation(ctx: Context) -> CheckResult:
-    """Sign accuracy at horizon H on seeded fresh batches, input phase driven through the net."""
+    """Sign accuracy at horizon H on seeded fresh batches, input phase driven through the net;
+    its interval resamples the sequences (`verify.bootstrap`)."""
     _, targets, y = ctx.driven
-    acc = decided_sign_accuracy(y, targets)
+    per_seq = per_sequence_accuracy(y, targets)
+    acc = float(np.mean(per_seq))
     err = np.max(np.abs(y - targets) / np.maximum(1.0, np.abs(targets)))
-    detail = f"{N_BATCHES} x {BATCH} sequences, H = {ctx.horizon}, driven from h(-1) = 0"
+    detail = f"{len(y)} sequences, H = {ctx.horizon}, driven from h(-1) = 0"
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
         detail += "; task not linearly solvable, so a linear net cannot pass"
-    return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err})
+    return ctx.result("generalisation", acc, ">=", detail, {"max_rel_error": err},
+                      interval=accuracy_interval(per_seq, ctx.seed, 1))
 
 
 def readout_steps(task: TaskSpec) -> int:
@@ -289,19 +258,25 @@ def readout_steps(task: TaskSpec) -> int:
 
 
 def check_readout(ctx: Context) -> CheckResult:
-    """The circuit reads the newest slot: ``y(t) = x(t)`` in value, not only in sign.  Relative
-    RMS ``sqrt(mean (y - x)^2 / mean x^2)`` over the first `readout_steps` output steps of the
-    seeded batches driven from ``h(-1) = 0``.  Early steps, because both claims speak about the
-    states the net reaches, not about the slow drift of a net trained on horizons below H; a
-    readout scaled by ``c`` scores ``|c - 1|`` on the exact circuit."""
+    """The circuit reads the newest slot: ``y(t) = c x(t)`` with a positive gain ``c`` per
+    output dimension (a readout scaled by ``c > 0`` reads the same slot; its size is the net's
+    business, its sign and margin are not).  Over the first `readout_steps` output steps of the
+    seeded batches driven from ``h(-1) = 0``: the per-dimension gain is fitted (reported), and
+    the value is the fraction of entries with a nonzero target whose output at that gain is on
+    the target's side by more than ``readout.margin`` of the target (`readout_margin`); its
+    interval resamples the sequences (the gain held fixed)."""
     _, targets, y = ctx.driven
     L = min(readout_steps(ctx.task), y.shape[1])
-    err = y[:, :L] - targets[:, :L]
-    denom = float(np.mean(targets[:, :L] ** 2))
-    value = float(np.sqrt(np.mean(err ** 2) / denom)) if denom > 0 else finite(np.inf)
-    return ctx.result("readout", value, "<=",
-                      f"relative RMS of y(t) - x(t) over output steps 0..{L - 1} of "
-                      f"{N_BATCHES} x {BATCH} sequences driven from h(-1) = 0")
+    margin = float(ctx.tolerances["readout.margin"])
+    gain, per_seq = readout_margin(y[:, :L], targets[:, :L], margin)
+    value = float(np.mean(per_seq))
+    return ctx.result("readout", value, ">=",
+                      f"fraction of outputs y(t) past {margin:g} of the target x(t) at the fitted "
+                      f"gain (per dimension {float(np.min(gain)):.3g}-{float(np.max(gain)):.3g}) "
+                      f"over output steps 0..{L - 1} of {len(y)} sequences driven from h(-1) = 0",
+                      {"gain_min": float(np.min(gain)), "gain_max": float(np.max(gain)),
+                       "margin": margin},
+                      interval=accuracy_interval(per_seq, ctx.seed, 2))
 
 
 def check_loaded_state(ctx: Context) -> CheckResult:
