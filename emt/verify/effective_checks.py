@@ -158,7 +158,7 @@ class CoordinateAnalysis:
         k = self.start[0] + 1
         run = SymmetricRun(*(v[:, k:k + self.span] for v in (run.odd, run.even, run.y_odd,
                                                               run.y_even, run.windows)), self.t0)
-        if not run.finite:
+        if not (self.fit.finite and run.finite):
             return self.not_finite(name, "<=")
         B = len(run.odd)
         with np.errstate(all="ignore"):
