@@ -247,7 +247,8 @@ def embedding_descriptors(analysis: Any, weights: CellWeights) -> dict[str, floa
 
     * ``state_offset_share``: ``|mean x|^2 / mean |x|^2``, the share of the states' second moment
       that does not depend on the window.  The circuit maps the zero window to the zero state;
-      a gated cell can carry an even function of the +-1 inputs, which is a constant here;
+      a gated cell can carry an even function of the +-1 inputs, whose window-constant part
+      shows here (its varying part, e.g. ``w_i w_j``, is what ``effective.even`` judges);
     * the circuit read as an affine image ``x = A z + b`` (the window stored linearly around a
       shifted operating point; `verify.effective.EffectiveAnalysis.affine`):
       ``embedding_r2_affine``, ``affine_step_error``, ``affine_loaded_accuracy``,

@@ -81,10 +81,11 @@ class CoordinateAnalysis:
 
     @cached_property
     def start(self) -> tuple[int, np.ndarray]:
-        """The first fitted step's offset from ``t_min`` and the per-step residual shares."""
+        """The first fitted step's offset from ``t_min`` and each candidate span's unexplained
+        share (in-sample)."""
         run = self.transient_run
         if not run.finite:
-            return 0, np.ones(2 * self.span)
+            return 0, np.ones(self.span + 1)
         return transient_start(self.z_of(run)[:, 1:], run.odd[:, 1:], self.span)
 
     @property
@@ -129,8 +130,9 @@ class CoordinateAnalysis:
         shares = self.start[1]
         detail = (f"held-out R^2 {f.r2:.4f} of the odd part of the states on the {r} live slots "
                   f"Pi_Phi w(t), t = {f.t0}..{f.t0 + f.steps - 1} (fit start by the transient "
-                  f"rule: first reachable step {self.t_min}, unexplained share there "
-                  f"{shares[0]:.3g}); {f.n_fit} fitted, {f.n_heldout} held-out states")
+                  f"rule: first reachable step {self.t_min}, unexplained share of a fit from "
+                  f"there {shares[0]:.3g}, smallest {min(shares):.3g}); {f.n_fit} fitted, "
+                  f"{f.n_heldout} held-out states")
         if self.model.state_dim < r:
             detail += f"; the state has only {self.model.state_dim} dimensions for {r} slots"
         return self.result(name, f.r2, ">=", detail,

@@ -20,10 +20,11 @@ direction at a fixed per-direction signal-to-noise ratio is found at any ``N``.
 
 **The transient rule.**  The input phase can leave modes outside the live subspace that decay
 slowly; fitted from the first reachable step they read as unexplained variance that the window's
-code does not have.  `transient_start` fits ``A`` on a reference span ``L`` steps later, measures
-each step's share of unexplained variance, and starts the fit at the first step from which that
-share stays within ``TRANSIENT_FLOOR`` times its reference level (the stationary residual, the
-noise floor of the fit); a code whose residual does not decay starts at the first step.
+code does not have.  `transient_start` fits ``A`` on every candidate span of ``L`` steps, from
+the first reachable step to ``L`` steps later, and starts the fit at the first candidate whose
+unexplained share is within ``TRANSIENT_FLOOR`` times the smallest (the stationary residual, the
+noise floor of the fit); a code whose residual does not decay, or drifts rather than decays,
+starts at the first step.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from emt.verify.bootstrap import ratio_interval
 __all__ = ["EmbeddingFit", "fit_embedding", "held_out_r2", "transient_start", "TRANSIENT_FLOOR",
            "top_singular_pair"]
 
-TRANSIENT_FLOOR = 2.0  # a step is past the transient when its residual share is within 2x the
-# stationary one: the transient then adds at most as much unexplained variance as the code has
+TRANSIENT_FLOOR = 2.0  # a span is past the transient when its residual share is within 2x the
+# smallest one: the transient then adds at most as much unexplained variance as the code has
 ROUNDING_FLOOR = 1e-12  # residual shares below this are float rounding of an exact code
 _R2_STREAM, _RANK_STREAM = 1, 2
 
@@ -163,26 +164,30 @@ def held_out_r2(residual: np.ndarray, held_out: np.ndarray) -> float:
     return 1.0 - float(np.sum(residual**2)) / ss_tot if ss_tot > 0 else 0.0
 
 
-def step_shares(z: np.ndarray, x: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Per output step, the share of the states' variance over sequences that ``x ~ A z``
-    leaves unexplained (``T`` numbers)."""
-    with np.errstate(all="ignore"):
-        resid = np.sum((x - z @ A.T) ** 2, axis=(0, 2))
-        total = np.sum((x - x.mean(axis=0)) ** 2, axis=(0, 2))
-        return np.where(total > 0, resid / np.where(total > 0, total, 1.0), 1.0)
-
-
 def transient_start(z: np.ndarray, x: np.ndarray, span: int) -> tuple[int, np.ndarray]:
     """The fit's first step (an offset into ``T``) by the transient rule (module docstring) and
-    the per-step residual shares it read.  ``z``, ``x``: ``B x T x .`` with ``T >= 2 span``; the
-    reference span is the last ``span`` steps, the candidates ``0 .. T - span``."""
-    T = x.shape[1]
-    first_ref = T - span
+    the unexplained shares it read: for each candidate start ``k = 0 .. T - span``, the share
+    of the states' variance over ``k .. k + span - 1`` that a fit on that span leaves
+    unexplained; the start is the first candidate within ``TRANSIENT_FLOOR`` times the
+    smallest share (plus rounding).  ``z``, ``x``: ``B x T x .``.  From per-step sums, so each
+    candidate costs an ``r x r`` solve: ``A^T = G^-1 C`` with ``G = Z^T Z``, ``C = Z^T X``, and
+    the residual is ``|X|^2 - <C, A^T>``."""
+    T, r = x.shape[1], z.shape[-1]
     with np.errstate(all="ignore"):
-        A = np.linalg.lstsq(_flat(z[:, first_ref:]), _flat(x[:, first_ref:]), rcond=None)[0].T
-    shares = step_shares(z, x, A)
-    if not np.all(np.isfinite(shares)):
-        return 0, shares
-    floor = TRANSIENT_FLOOR * float(np.mean(shares[first_ref:])) + ROUNDING_FLOOR
-    above = np.flatnonzero(shares[:first_ref] > floor)
-    return (int(above[-1]) + 1 if above.size else 0), shares
+        G = np.einsum("btr,btq->trq", z, z)  # per-step Z_t^T Z_t
+        C = np.einsum("btr,btd->trd", z, x)  # per-step Z_t^T X_t
+        S = np.sum(x**2, axis=(0, 2))
+        M = np.sum(x, axis=0)  # per-step sums of the states (for the span's mean)
+        shares = []
+        for k in range(T - span + 1):
+            g, c = G[k:k + span].sum(0), C[k:k + span].sum(0)
+            n = x.shape[0] * span
+            total = S[k:k + span].sum() - float(np.sum(M[k:k + span].sum(0) ** 2)) / n
+            solved = np.linalg.lstsq(g, c, rcond=None)[0] if r else np.zeros_like(c)
+            resid = max(S[k:k + span].sum() - float(np.sum(c * solved)), 0.0)
+            shares.append(resid / total if total > 0 else 1.0)
+    shares_arr = np.array(shares)
+    if not np.all(np.isfinite(shares_arr)):
+        return 0, shares_arr
+    floor = TRANSIENT_FLOOR * float(np.min(shares_arr)) + ROUNDING_FLOOR
+    return int(np.flatnonzero(shares_arr <= floor)[0]), shares_arr

@@ -96,7 +96,7 @@ _DEFINITIONS = (
         "positive gain per output dimension (the circuit reads the newest slot; a readout "
         "scaled by c > 0 reads the same slot, so the gain is reported, not judged). The same "
         "bar as generalisation: a net that reads the slot keeps nearly every output decided.",
-        DERIVED,
+        CALIBRATE,
     ),
     Tolerance(
         "readout.margin", 0.5,
