@@ -100,11 +100,53 @@ def main_effective(tasks: list[str]) -> int:
     return 0 if ok else 1
 
 
+RATIO_TARGET = 5.0  # emt verify --claim effective, against one eigvals of a 1024 x 1024 matrix
+
+
+def eigvals_seconds(repeat: int = 3) -> float:
+    """Best of ``repeat`` timings of ``numpy.linalg.eigvals`` on a random 1024 x 1024 matrix."""
+    a = np.random.default_rng(0).standard_normal((N_HIDDEN, N_HIDDEN)) / np.sqrt(N_HIDDEN)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        np.linalg.eigvals(a)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main_ratio(tasks: list[str]) -> int:
+    """``emt verify SUBJECT --task T --claim effective --format json`` (the report printed, no
+    figures) against one eigvals, timed in the same run, interleaved per subject."""
+    from emt.cli import main as cli
+
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for task_name in tasks:
+            for label, path in _subjects(Path(tmpdir), task_name).items():
+                eig = eigvals_seconds()
+                sink = io.StringIO()
+                start = time.perf_counter()
+                with contextlib.redirect_stdout(sink):
+                    code = cli(["verify", str(path), "--task", task_name, "--claim", "effective",
+                                "--format", "json"])
+                seconds = time.perf_counter() - start
+                eig = min(eig, eigvals_seconds())
+                worst = max(worst, seconds / eig)
+                print(f"emt verify --claim effective N_h={N_HIDDEN} {task_name:14s} {label:10s} "
+                      f"{seconds:6.2f} s = {seconds / eig:5.2f} x eigvals ({eig:.3f} s; exit "
+                      f"{code})")
+    ok = worst <= RATIO_TARGET
+    print(f"worst {worst:.2f} x eigvals; target <= {RATIO_TARGET:g}: {'OK' if ok else 'SLOW'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["repeat-copy-4", "T2"])
     parser.add_argument("--effective", action="store_true",
                         help="time only the effective-circuit checks (run_effective)")
+    parser.add_argument("--ratio", action="store_true",
+                        help="time emt verify --claim effective against one eigvals (1024)")
     args = parser.parse_args()
     import emt.verify.effective  # noqa: F401
     import emt.verify.judge  # noqa: F401  -- import cost excluded from the timing
@@ -114,6 +156,8 @@ def main() -> int:
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     if args.effective:
         return main_effective(args.tasks)
+    if args.ratio:
+        return main_ratio(args.tasks)
     worst = 0.0
     for task_name, label, seconds, cpu, code in run(args.tasks):
         worst = max(worst, seconds)

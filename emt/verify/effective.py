@@ -103,13 +103,12 @@ def claim_status(checks: list[CheckResult]) -> str:
 def _to_preactivation(view: PreactivationDynamics):
     """Map a `SymmetricRun` in ``h`` to the same run in ``a`` (no second rollout)."""
     def convert(run: SymmetricRun) -> SymmetricRun:
-        parts = []
-        for h in (run.even + run.odd, run.even - run.odd):  # x(w), x(-w)
-            a = view.of_states(h)
-            a[:, 1:] = view.of_states(h[:, 1:], h[:, :-1])
-            parts.append(a)
-        return SymmetricRun((parts[0] - parts[1]) / 2, (parts[0] + parts[1]) / 2, run.y_odd,
-                            run.y_even, run.windows, run.first)
+        if not np.any(run.even):  # an odd net: a(-w) = -a(w), one conversion
+            return SymmetricRun(view.of_states(run.odd), run.even, run.y_odd, run.y_even,
+                                run.windows, run.first)
+        plus, minus = (view.of_states(h) for h in (run.even + run.odd, run.even - run.odd))
+        return SymmetricRun((plus - minus) / 2, (plus + minus) / 2, run.y_odd, run.y_even,
+                            run.windows, run.first)
     return convert
 
 

@@ -20,10 +20,11 @@ import numpy as np
 
 from emt.numerics.data import continue_sequence
 from emt.numerics.dynamics import Dynamics, rollout_dynamics
+from emt.numerics.simulate import ElmanDynamics
 from emt.theory.taskspec import TaskSpec
 
 __all__ = ["random_windows", "sequence_windows", "drive", "probe_dynamics", "SymmetricRun",
-           "drive_symmetric"]
+           "drive_symmetric", "is_odd"]
 
 
 def random_windows(task: TaskSpec, batch: int, seed: int, tag: int) -> np.ndarray:
@@ -96,13 +97,28 @@ class SymmetricRun:
         return bool(np.all(np.isfinite(self.odd)) and np.all(np.isfinite(self.even)))
 
 
+def is_odd(model: Dynamics) -> bool:
+    """Whether ``model`` is odd by construction: a bias-free Elman net with an odd activation
+    (tanh or the identity) maps ``-w`` to ``-x(w)`` exactly, step by step."""
+    if not isinstance(model, ElmanDynamics):
+        return False
+    w = model.weights
+    return w.activation in ("tanh", "linear") and all(
+        b is None or not np.any(b) for b in (w.b_h, w.b_y))
+
+
 def drive_symmetric(model: Dynamics, task: TaskSpec, window: np.ndarray, first: int,
                     last: int) -> SymmetricRun:
     """Drive ``model`` on ``window`` (``B x s x d``) and on ``-window`` through the input phase
-    and zero inputs up to ``t = last``; keep ``t = first .. last`` (``first >= s - 1``)."""
+    and zero inputs up to ``t = last``; keep ``t = first .. last`` (``first >= s - 1``).  An odd
+    model (`is_odd`) is driven once: its run on ``-window`` is ``-x(window)`` exactly."""
     s = task.s
     B = len(window)
-    states = drive(model, np.concatenate([window, -window]), last - s + 1)[:, first:]
+    if is_odd(model):
+        plus = drive(model, window, last - s + 1)[:, first:]
+        states = np.concatenate([plus, -plus])
+    else:
+        states = drive(model, np.concatenate([window, -window]), last - s + 1)[:, first:]
     with np.errstate(all="ignore"):
         y = model.readout(states.reshape(-1, model.state_dim)).reshape(2 * B, -1, model.d_out)
         plus, minus = states[:B], states[B:]

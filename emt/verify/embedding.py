@@ -174,8 +174,9 @@ def transient_start(z: np.ndarray, x: np.ndarray, span: int) -> tuple[int, np.nd
     the residual is ``|X|^2 - <C, A^T>``."""
     T, r = x.shape[1], z.shape[-1]
     with np.errstate(all="ignore"):
-        G = np.einsum("btr,btq->trq", z, z)  # per-step Z_t^T Z_t
-        C = np.einsum("btr,btd->trd", z, x)  # per-step Z_t^T X_t
+        zt = np.swapaxes(z, 0, 1)  # T x B x r: one BLAS product per step
+        G = np.matmul(np.swapaxes(zt, 1, 2), zt)  # per-step Z_t^T Z_t
+        C = np.matmul(np.swapaxes(zt, 1, 2), np.swapaxes(x, 0, 1))  # per-step Z_t^T X_t
         S = np.sum(x**2, axis=(0, 2))
         M = np.sum(x, axis=0)  # per-step sums of the states (for the span's mean)
         shares = []

@@ -54,15 +54,16 @@ class PreactivationDynamics:
     def readout(self, state: np.ndarray) -> np.ndarray:
         return self.net.readout(self.activate(state))
 
-    def of_states(self, h: np.ndarray, h_prev: np.ndarray | None = None) -> np.ndarray:
-        """``a`` from ``h = tanh(a)`` (``atanh``); where a unit is saturated past float64's
-        resolution the product ``W_hh h_prev (+ b_h)`` is used instead (``h_prev``: the states one
-        step earlier, same shape; only the output phase, where the input is zero)."""
+    def of_states(self, h: np.ndarray) -> np.ndarray:
+        """``a`` from ``h = tanh(a)`` along output-phase runs (``B x T x N``, zero input):
+        ``atanh``, except where a unit is saturated past float64's resolution, where the
+        product ``W_hh h(t-1) (+ b_h)`` of the previous step is used (at ``t > 0``)."""
         with np.errstate(all="ignore"):
             a = np.arctanh(np.clip(h, -_SATURATED, _SATURATED))
-        if h_prev is not None and np.any(np.abs(h) > _SATURATED):
-            exact = h_prev @ self._hh_t + (0.0 if self._b_h is None else self._b_h)
-            a = np.where(np.abs(h) > _SATURATED, exact, a)
+        saturated = np.abs(h[:, 1:]) > _SATURATED
+        if np.any(saturated):
+            exact = h[:, :-1] @ self._hh_t + (0.0 if self._b_h is None else self._b_h)
+            a[:, 1:] = np.where(saturated, exact, a[:, 1:])
         return a
 
 
