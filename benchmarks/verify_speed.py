@@ -103,40 +103,46 @@ def main_effective(tasks: list[str]) -> int:
 RATIO_TARGET = 5.0  # emt verify --claim effective, against one eigvals of a 1024 x 1024 matrix
 
 
-def eigvals_seconds(repeat: int = 3) -> float:
-    """Best of ``repeat`` timings of ``numpy.linalg.eigvals`` on a random 1024 x 1024 matrix."""
+def eigvals_seconds(repeat: int = 3) -> tuple[float, float]:
+    """Best of ``repeat`` (wall, CPU) timings of ``numpy.linalg.eigvals`` on a random
+    1024 x 1024 matrix."""
     a = np.random.default_rng(0).standard_normal((N_HIDDEN, N_HIDDEN)) / np.sqrt(N_HIDDEN)
-    best = float("inf")
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         np.linalg.eigvals(a)
-        best = min(best, time.perf_counter() - start)
-    return best
+        wall = min(wall, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def main_ratio(tasks: list[str]) -> int:
     """``emt verify SUBJECT --task T --claim effective --format json`` (the report printed, no
-    figures) against one eigvals, timed in the same run, interleaved per subject."""
+    figures) against one eigvals, timed in the same run, interleaved per subject; wall and CPU
+    time (on shared cores the CPU ratio is the steadier one: it does not count waiting)."""
     from emt.cli import main as cli
 
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmpdir:
         for task_name in tasks:
             for label, path in _subjects(Path(tmpdir), task_name).items():
-                eig = eigvals_seconds()
+                eig, eig_cpu = eigvals_seconds()
                 sink = io.StringIO()
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 with contextlib.redirect_stdout(sink):
                     code = cli(["verify", str(path), "--task", task_name, "--claim", "effective",
                                 "--format", "json"])
-                seconds = time.perf_counter() - start
-                eig = min(eig, eigvals_seconds())
-                worst = max(worst, seconds / eig)
+                seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                again, again_cpu = eigvals_seconds()
+                eig, eig_cpu = min(eig, again), min(eig_cpu, again_cpu)
+                worst = max(worst, cpu / eig_cpu)
                 print(f"emt verify --claim effective N_h={N_HIDDEN} {task_name:14s} {label:10s} "
-                      f"{seconds:6.2f} s = {seconds / eig:5.2f} x eigvals ({eig:.3f} s; exit "
-                      f"{code})")
+                      f"wall {seconds:5.2f} s = {seconds / eig:5.2f} x eigvals ({eig:.3f} s), "
+                      f"cpu {cpu:5.2f} s = {cpu / eig_cpu:5.2f} x eigvals ({eig_cpu:.3f} s); "
+                      f"exit {code}")
     ok = worst <= RATIO_TARGET
-    print(f"worst {worst:.2f} x eigvals; target <= {RATIO_TARGET:g}: {'OK' if ok else 'SLOW'}")
+    print(f"worst CPU ratio {worst:.2f} x eigvals; target <= {RATIO_TARGET:g}: "
+          f"{'OK' if ok else 'SLOW'}")
     return 0 if ok else 1
 
 

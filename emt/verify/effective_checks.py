@@ -35,7 +35,7 @@ _TOLERANCE = {"effective.rank": "effective.rank_gap"}  # check -> tolerance, whe
 
 FIT_SEQUENCES = 96  # sequences whose states fit the embedding, at least (24 r states for T1)
 SAMPLES_PER_SLOT = 8  # more sequences when needed: 8 r distinct windows (min(L, s) a sequence)
-LOADED_BATCH = 32  # loaded windows: 32 x H x d signs (51,200 for T1-T4 at H = 200)
+LOADED_BATCH = 16  # loaded windows: 16 x H x d signs (25,600 for T1-T4 at H = 200)
 TRACK_SEQUENCES = 16  # loaded sequences whose states are kept to measure the tracking error
 TRAJECTORY_SEQUENCES = 16  # x 50 steps: 800 samples per slot correlation
 TRAJECTORY_STEPS = 50  # output steps scored by effective.trajectory

@@ -114,14 +114,15 @@ def drive_symmetric(model: Dynamics, task: TaskSpec, window: np.ndarray, first: 
     model (`is_odd`) is driven once: its run on ``-window`` is ``-x(window)`` exactly."""
     s = task.s
     B = len(window)
+    w = sequence_windows(task, window, last - s + 1)[:, first - s + 1:]
     if is_odd(model):
         plus = drive(model, window, last - s + 1)[:, first:]
-        states = np.concatenate([plus, -plus])
-    else:
-        states = drive(model, np.concatenate([window, -window]), last - s + 1)[:, first:]
+        with np.errstate(all="ignore"):
+            y = model.readout(plus.reshape(-1, model.state_dim)).reshape(B, -1, model.d_out)
+        return SymmetricRun(plus, np.zeros_like(plus), y, np.zeros_like(y), w, first)
+    states = drive(model, np.concatenate([window, -window]), last - s + 1)[:, first:]
     with np.errstate(all="ignore"):
         y = model.readout(states.reshape(-1, model.state_dim)).reshape(2 * B, -1, model.d_out)
         plus, minus = states[:B], states[B:]
-        w = sequence_windows(task, window, last - s + 1)[:, first - s + 1:]
         return SymmetricRun((plus - minus) / 2, (plus + minus) / 2, (y[:B] - y[B:]) / 2,
                             (y[:B] + y[B:]) / 2, w, first)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse.linalg
 
 from emt.verify.bootstrap import ratio_interval
 
@@ -50,17 +51,22 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 def top_singular_pair(M: np.ndarray) -> tuple[float, np.ndarray]:
     """Largest singular value of ``M`` (``n x p``) and its right singular vector (length ``p``),
-    from the smaller Gram matrix."""
+    by Lanczos (a few products with ``M``, not the ``O(n^2 p)`` Gram matrix)."""
     n, p = M.shape
     if M.size == 0:
         return 0.0, np.zeros(p)
-    if n >= p:
-        vals, vecs = np.linalg.eigh(M.T @ M)
+    if min(n, p) < 3:  # too small for Lanczos: the Gram matrix's top pair
+        G = M.T @ M
+        vals, vecs = np.linalg.eigh(G)
         return float(np.sqrt(max(vals[-1], 0.0))), vecs[:, -1]
-    vals, vecs = np.linalg.eigh(M @ M.T)
-    top = float(np.sqrt(max(vals[-1], 0.0)))
-    v = M.T @ vecs[:, -1]
-    return top, v / top if top > 0 else np.zeros(p)
+    start = np.random.default_rng(0).standard_normal(min(n, p))  # fixed: a deterministic result
+    try:
+        _, sv, vt = scipy.sparse.linalg.svds(M, k=1, v0=start, tol=1e-10)
+    except (scipy.sparse.linalg.ArpackError, ValueError):
+        G = M.T @ M
+        vals, vecs = np.linalg.eigh(G)
+        return float(np.sqrt(max(vals[-1], 0.0))), vecs[:, -1]
+    return float(sv[0]), vt[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,7 +190,7 @@ def transient_start(z: np.ndarray, x: np.ndarray, span: int) -> tuple[int, np.nd
             g, c = G[k:k + span].sum(0), C[k:k + span].sum(0)
             n = x.shape[0] * span
             total = S[k:k + span].sum() - float(np.sum(M[k:k + span].sum(0) ** 2)) / n
-            solved = np.linalg.lstsq(g, c, rcond=None)[0] if r else np.zeros_like(c)
+            solved = np.linalg.pinv(g, hermitian=True) @ c if r else np.zeros_like(c)
             resid = max(S[k:k + span].sum() - float(np.sum(c * solved)), 0.0)
             shares.append(resid / total if total > 0 else 1.0)
     shares_arr = np.array(shares)
