@@ -86,7 +86,7 @@ def _print_tolerances() -> int:
     from emt.verify.tolerances import DEFAULTS
 
     for t in DEFAULTS.values():
-        print(f"{t.name} = {t.value:g}\n    {t.reason}")
+        print(f"{t.name} = {t.value:g} ({t.origin})\n    {t.reason}")
     return 0
 
 
