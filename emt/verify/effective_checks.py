@@ -158,8 +158,9 @@ class CoordinateAnalysis:
         name = "effective.even"
         run = self.heldout_run
         k = self.start[0] + 1
-        run = SymmetricRun(*(v[:, k:k + self.span] for v in (run.odd, run.even, run.y_odd,
-                                                              run.y_even, run.windows)), self.t0)
+        span = slice(k, k + self.span)
+        run = SymmetricRun(run.odd[:, span], run.even[:, span], run.y_odd[:, span],
+                           run.y_even[:, span], run.windows[:, span], self.t0)
         if not (self.fit.finite and run.finite):
             return self.not_finite(name, "<=")
         B = len(run.odd)
