@@ -23,7 +23,12 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import LiveCoordinates
 from emt.theory.taskspec import TaskSpec
 from emt.verify.bootstrap import ratio_interval
-from emt.verify.effective_data import SymmetricRun, drive_symmetric, random_windows
+from emt.verify.effective_data import (
+    SymmetricRun,
+    drive_symmetric,
+    random_windows,
+    sequence_windows,
+)
 from emt.verify.embedding import EmbeddingFit, fit_embedding, transient_start
 from emt.verify.scoring import CheckResult, accuracy_interval, judged, per_sequence_accuracy
 
@@ -199,8 +204,6 @@ class CoordinateAnalysis:
         target = continue_sequence(task, window, H)
         if not (np.all(np.isfinite(y)) and np.all(np.isfinite(states))):
             return np.zeros(LOADED_BATCH), np.full((2, TRACK_SEQUENCES, H), np.inf)
-        from emt.verify.effective_data import sequence_windows
-
         w = sequence_windows(task, window[:TRACK_SEQUENCES], H)[:, 1:]  # t = s .. s+H-1
         with np.errstate(all="ignore"):
             predicted = self.live.of_windows(w) @ A.T

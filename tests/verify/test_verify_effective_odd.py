@@ -207,3 +207,37 @@ def test_an_interval_straddling_its_bar_is_inconclusive_with_exit_status_1(
     assert doc["claims"]["effective"]["verdict"] == "inconclusive"
     readout = next(c for c in doc["checks"] if c["name"] == "readout")
     assert readout["status"] == "inconclusive" and readout["interval"][0] < value
+
+
+class EvenPart:
+    """The circuit plus one unit holding an even, window-dependent function of the state,
+    ``e = (v . h)^2`` (products such as w_i w_j: even and not constant), added to the readout
+    with weight ``seen``."""
+
+    cell = "even"
+
+    def __init__(self, weights: RNNWeights, seen: float) -> None:
+        self.inner, self.seen = ElmanDynamics(weights), seen
+        self.v = np.random.default_rng(4).standard_normal(weights.n_hidden)
+        self.d_in, self.d_out = weights.d_in, weights.d_out
+        self.state_dim = weights.n_hidden + 1
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+    def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
+        h = self.inner.step(state[:, :-1], u)
+        return np.concatenate([h, (h @ self.v)[:, None] ** 2], axis=1)
+
+    def readout(self, state: np.ndarray) -> np.ndarray:
+        return self.inner.readout(state[:, :-1]) + self.seen * state[:, -1:]
+
+
+def test_an_even_part_must_be_window_constant_or_unseen_by_the_readout() -> None:
+    task = get("repeat-copy-3")
+    w = _circuit(task)
+    unseen = effective_analysis(EvenPart(w, 0.0), task, resolve(), seed=0).in_h.check_even()
+    seen = effective_analysis(EvenPart(w, 0.5), task, resolve(), seed=0).in_h.check_even()
+    assert unseen.metrics["even_variance_share"] > 0.05  # it varies with the window ...
+    assert unseen.passed and unseen.metrics["even_readout_ratio"] == 0.0  # ... but is unseen
+    assert seen.failed and seen.metrics["even_readout_ratio"] > 0.05
