@@ -32,10 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify", help="check trained weights against the theory (assertion report)",
         description="Check trained weights (run directories, .npz or .keras files) against the "
         "theory's predictions within named tolerances. Every report judges two claims: the "
-        "effective circuit (the states embed the live slots linearly and one step of the net's "
-        "own nonlinear map carries them by Phi) and the linear circuit (W_hh = Psi Phi Psi^+ "
-        "with unit gain). Exit status 0: the selected claim holds for every subject; 1: it "
-        "fails for some; 2: bad input (nothing written).")
+        "effective circuit (the odd part of the states embeds the live slots linearly, in h or "
+        "in the pre-activation, and the net's own map runs it as the task) and the linear "
+        "circuit (W_hh = Psi Phi Psi^+ with unit gain). Exit status 0: the selected claim holds "
+        "for every subject; 1: it fails or is inconclusive (a bootstrap interval straddles its "
+        "bar) for some; 2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz of weights or a .keras file")
     src = p.add_mutually_exclusive_group()
