@@ -30,7 +30,13 @@ from emt.verify.effective_data import (
     sequence_windows,
 )
 from emt.verify.embedding import EmbeddingFit, fit_embedding, transient_start
-from emt.verify.scoring import CheckResult, accuracy_interval, judged, per_sequence_accuracy
+from emt.verify.scoring import (
+    CheckResult,
+    accuracy_interval,
+    judged,
+    per_sequence_accuracy,
+    slot_correlation,
+)
 
 __all__ = ["CoordinateAnalysis", "EFFECTIVE_CHECKS"]
 
@@ -263,27 +269,12 @@ class CoordinateAnalysis:
         with np.errstate(all="ignore"):
             a = (run.windows[:, span] @ self.live.projector.T)
             b = (run.odd[:, span] @ self.fit.A_pinv.T) @ self.live.basis.T
-        live = np.std(a.reshape(-1, self.task.n_slots), axis=0) > 1e-9
-        a, b = a[..., live], b[..., live]
-        B, T = a.shape[:2]
-        per = np.concatenate([np.sum(v, axis=1) for v in (a, b, a * a, b * b, a * b)], axis=1)
-
-        def corr(s: np.ndarray) -> np.ndarray:  # resampled moment sums -> min slot correlation
-            k, n = live.sum(), s[:, :1] * 0 + B * T
-            sa, sb, saa, sbb, sab = (s[:, i * k:(i + 1) * k] for i in range(5))
-            cov = sab - sa * sb / n
-            den = np.sqrt(np.maximum(saa - sa**2 / n, 0) * np.maximum(sbb - sb**2 / n, 0))
-            c = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
-            return np.min(np.where(np.isfinite(c), c, 0.0), axis=1) if k else np.zeros(len(s))
-
-        with np.errstate(all="ignore"):
-            value = float(corr(per.sum(axis=0)[None])[0])
-            interval = ratio_interval(per, self.seed, 6, corr)
+        value, interval, live, mean = slot_correlation(a, b, self.seed, 6)
         return self.result(name, value, ">=",
-                           f"min over {int(live.sum())} slots of the correlation between Q "
-                           f"Psi_eff^+ x_odd(t) and Pi w(t), t = {self.t0}.."
-                           f"{self.t0 + TRAJECTORY_STEPS - 1}, {B} driven sequences",
-                           interval=interval)
+                           f"min over {live} slots of the correlation between Q Psi_eff^+ "
+                           f"x_odd(t) and Pi w(t), t = {self.t0}.."
+                           f"{self.t0 + TRAJECTORY_STEPS - 1}, {len(a)} driven sequences",
+                           {"mean": mean}, interval)
 
     def checks(self, stop_at_failure: bool = False) -> list[CheckResult]:
         """The checks in `EFFECTIVE_CHECKS` order; ``stop_at_failure``: stop after the first

@@ -13,7 +13,7 @@ from emt.numerics.data import sign_accuracy
 from emt.verify.bootstrap import ratio_interval
 
 __all__ = ["CheckResult", "judged", "clears", "finite", "decided_sign_accuracy", "ZERO_BAND",
-           "per_sequence_accuracy", "accuracy_interval", "readout_margin"]
+           "per_sequence_accuracy", "accuracy_interval", "readout_margin", "slot_correlation"]
 
 _BIG = float(np.finfo(np.float64).max)
 
@@ -135,3 +135,30 @@ def readout_margin(y: np.ndarray, target: np.ndarray, margin: float
         ok = decided & (gain > 0) & (ratio > margin) & np.isfinite(ratio)
     n = np.maximum(decided.reshape(len(y), -1).sum(axis=1), 1)
     return gain, ok.reshape(len(y), -1).sum(axis=1) / n
+
+
+def slot_correlation(truth: np.ndarray, decoded: np.ndarray, seed: int, stream: int
+                     ) -> tuple[float, tuple[float, float], int, float]:
+    """``(min, interval, live, mean)``: the smallest over live slots (those whose ``truth``
+    varies) of the correlation between ``truth`` and ``decoded`` (``B x T x n``: sequences,
+    steps, slots), its bootstrap interval over sequences (from per-sequence moment sums), the
+    number of live slots and the mean correlation over them."""
+    n = truth.shape[-1]
+    live = np.std(truth.reshape(-1, n), axis=0) > 1e-9
+    a, b = truth[..., live], decoded[..., live]
+    k, count = int(live.sum()), a.shape[0] * a.shape[1]
+    per = np.concatenate([np.sum(v, axis=1) for v in (a, b, a * a, b * b, a * b)], axis=1)
+
+    def corr(s: np.ndarray) -> np.ndarray:  # resampled moment sums -> correlations per slot
+        sa, sb, saa, sbb, sab = (s[:, i * k:(i + 1) * k] for i in range(5))
+        cov = sab - sa * sb / count
+        den = np.sqrt(np.maximum(saa - sa**2 / count, 0) * np.maximum(sbb - sb**2 / count, 0))
+        c = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
+        return np.where(np.isfinite(c), c, 0.0)
+
+    if k == 0:
+        return 0.0, (0.0, 0.0), 0, 0.0
+    with np.errstate(all="ignore"):
+        point = corr(per.sum(axis=0)[None])[0]
+        span = ratio_interval(per, seed, stream, lambda s: corr(s).min(axis=1))
+    return float(point.min()), span, k, float(point.mean())
