@@ -186,9 +186,10 @@ def assert_emt(subject: RNNWeights | str | os.PathLike, task: TaskSpec | str, *,
     ("effective", "linear" or "both") does not hold; returns the report otherwise.
 
     Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
-    ``effective_loaded_state=0.99``.
+    ``effective_loaded_state=0.99``, ``readout_margin=0.8``.
     """
-    tols = {name.replace("_", ".", 1) if name.startswith(("spectrum_", "effective_")) else name:
+    dotted = ("spectrum_", "effective_", "readout_")
+    tols = {name.replace("_", ".", 1) if name.startswith(dotted) else name:
             value for name, value in tolerances.items()}
     spec = get_task(task) if isinstance(task, str) else task
     if isinstance(subject, RNNWeights):

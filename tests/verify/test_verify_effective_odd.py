@@ -241,3 +241,12 @@ def test_an_even_part_must_be_window_constant_or_unseen_by_the_readout() -> None
     assert unseen.metrics["even_variance_share"] > 0.05  # it varies with the window ...
     assert unseen.passed and unseen.metrics["even_readout_ratio"] == 0.0  # ... but is unseen
     assert seen.failed and seen.metrics["even_readout_ratio"] > 0.05
+
+
+def test_assert_emt_takes_the_readout_margin_by_keyword() -> None:
+    from emt.verify.judge import assert_emt
+
+    task = get("repeat-copy-3")
+    w = _circuit(task)
+    report = assert_emt(w, task, horizon=20, readout_margin=0.99)  # the circuit is exact
+    assert report.check("readout").metrics["margin"] == 0.99
