@@ -7,7 +7,8 @@ functions.
 One exit-status contract for every verb (a CI script can tell a crash from a failed claim):
 
     0  success (for `emt verify`: every check holds)
-    1  the claim fails: a verification check, a derivation that drifted (`derive --check`), a
+    1  the claim fails or is inconclusive (`emt verify`: a deciding number's bootstrap interval
+       straddles its bar): a verification check, a derivation that drifted (`derive --check`), a
        sweep or reproduction whose runs or findings do not hold; never anything else
     2  bad input or an environment problem: a malformed or missing file, a value above a
        limit (`emt.core.limits`), an unwritable output, a locked run directory, a missing or

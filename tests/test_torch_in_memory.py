@@ -87,7 +87,7 @@ def test_torch_rnn_matches_its_state_dict_file(tmp_path: Path) -> None:
     _same(report, _file_report(tmp_path, rnn, readout, claim="both"))
     assert assert_emt(rnn, TASK, readout=readout, claim="both").passed
     # a wrong model fails, in memory as from the file: the readout scaled by 1.5
-    _load(readout, {"weight": 1.5 * w["W_hy"]})
+    _load(readout, {"weight": -w["W_hy"]})
     bad = verify_model(rnn, get(TASK), readout=readout)
     assert not bad.passed
     _same(bad, _file_report(tmp_path, rnn, readout))

@@ -47,10 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check trained weights (run directories, .npz, .safetensors or .keras "
         "files) against the theory's predictions within named tolerances. Every report judges "
         "three claims (docs/science.md): binding (the live-slot subspaces are causally the "
-        "task's variables), the effective circuit (the states are a linear image of the live "
-        "slots) and the linear circuit (W_hh = Psi Phi Psi^+ with unit gain). Exit status 0: "
-        "the selected claim holds for every subject; 1: it fails or is inconclusive for some; "
-        "2: bad input (nothing written).")
+        "task's variables), the effective circuit (the odd part of the states embeds the live "
+        "slots linearly, in h or in the pre-activation, and the net's own map runs it as the "
+        "task) and the linear circuit (W_hh = Psi Phi Psi^+ with unit gain). Exit status 0: "
+        "the selected claim holds for every subject; 1: it fails or is inconclusive (a "
+        "bootstrap interval straddles its bar) for some; 2: bad input (nothing written).")
     p.add_argument("subjects", nargs="*", metavar="SUBJECT",
                    help="a run directory from `emt train`, an .npz or .safetensors of weights "
                    "or a .keras file")
@@ -99,7 +100,7 @@ def _task_from_args(args: argparse.Namespace):
 
 def _print_tolerances() -> int:
     for t in DEFAULTS.values():
-        print(f"{t.name} = {t.value:g}\n    {t.reason}")
+        print(f"{t.name} = {t.value:g} ({t.origin})\n    {t.reason}")
     return 0
 
 

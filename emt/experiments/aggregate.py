@@ -20,7 +20,7 @@ report the fraction of seeds with at least one run passing it (over the seeds wh
 skipped check is neither a pass nor a fail).  Failed or unfinished jobs are
 left out of every mean and counted (``n_failed``).
 
-Both claims of the verify report (schema ``emt.report/2``): per cell, the fraction of seeds for
+Both claims of the verify report (schema ``emt.report/3``): per cell, the fraction of seeds for
 which the effective claim holds and for which the linear claim holds (a seed holds a claim when
 any of its runs does; None for records written before the claims existed), and the mean over
 seeds of the descriptors that explain them (`DESCRIPTORS`: mean gain ``1 - h^2``, fraction of

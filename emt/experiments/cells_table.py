@@ -75,7 +75,10 @@ def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
     def status(claim: str) -> str:
         names = report["claims"][claim]["checks"]
         failed = report["claims"][claim]["failed"]
-        return "pass" if not failed else f"fail ({len(failed)}/{len(names)})"
+        unsure = report["claims"][claim].get("inconclusive") or []  # schema 3 on
+        if failed:
+            return f"fail ({len(failed)}/{len(names)})"
+        return f"inconclusive ({len(unsure)}/{len(names)})" if unsure else "pass"
 
     linear_key = next(k for k in ("linear.lru_spectrum", "linear.spectrum.count",
                                   "spectrum.count") if k in checks or k == "spectrum.count")
@@ -83,7 +86,9 @@ def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "accuracy_h200": checks["generalisation"]["value"],
         "effective": status("effective"), "embedding_r2": checks["effective.embedding"]["value"],
-        "effective_step": checks["effective.step"]["value"],
+        # a check before schema 3; since then a descriptor (the embedding implies the step)
+        "effective_step": (checks["effective.step"]["value"] if "effective.step" in checks
+                           else desc.get("effective_step_error")),
         "loaded_state": checks["effective.loaded_state"]["value"],
         "effective_holds": report["claims"]["effective"]["holds"],
         "linear": status("linear"), "linear_holds": report["claims"]["linear"]["holds"],

@@ -4,7 +4,7 @@ Job directory layout (``<sweep_dir>/runs/<key>/``)::
 
     record.json   status ("running" | "done" | "failed"), the job config, versions, host,
                   timings, attempt count, training metrics, the verify summary or the error
-    report.json   the full verification report (schema emt.report/2)
+    report.json   the full verification report (schema emt.report/3)
     run/          the training run directory (weights.npz, model.json, checkpoints)
 
 ``record.json`` is written atomically at the start (status "running") and at the end, so a job

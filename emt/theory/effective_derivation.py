@@ -81,19 +81,22 @@ by central differences, QR re-orthonormalisation)."""
 
 
 _CHECK_ROWS = (
-    ("effective.embedding", "the embedding: the state is a linear image of exactly the live slots",
-     "held-out R^2 of the least-squares fit x ~ A z (no intercept: the zero window is the zero "
-     "state); and the numerical rank of A must be r, counting the singular values of the "
-     "window-explained states that exceed the largest singular value of the held-out residual "
-     "(the gap `effective.rank_gap`)"),
-    ("effective.step", "the step: one model step against Phi",
-     "relative RMS of A^+ step(A z, 0) - Phi_r z over held-out windows"),
+    ("effective.embedding", "the embedding: the odd part of the state is a linear image of the "
+     "live slots", "held-out R^2 of the least-squares fit x_odd ~ A z, x_odd(w) = (x(w) - "
+     "x(-w)) / 2 (no intercept), fitted from the transient rule's start"),
+    ("effective.rank", "exactly the live slots: the fit has rank r",
+     "the smallest singular value of A (whitened by the window covariance) over the random-"
+     "matrix edge of the residual, (sqrt(|Sigma|) sqrt(r) + sqrt(tr Sigma)) / sqrt(n_fit), at "
+     "least `effective.rank_gap`"),
+    ("effective.even", "the even part (x(w) + x(-w)) / 2 is constant or unseen",
+     "the smaller of its window-variance share and |y_even| / |y_odd|"),
     ("effective.loaded_state", "the claim's consequence: load and free-run",
      "sign accuracy of the readout over H = 200 steps from x(s-1) = A Q^T Pi_Phi x for fresh "
-     "windows x, against the task's continuation; and the state-tracking error "
-     "max_t ||x(t) - A Q^T Pi_Phi w(t)|| / ||A Q^T Pi_Phi w(t)|| within `effective.tracking`"),
+     "windows x, against the task's continuation"),
+    ("effective.tracking", "the loaded run stays on the embedding",
+     "max_t ||x(t) - A Q^T Pi_Phi w(t)|| / ||A Q^T Pi_Phi w(t)|| (RMS over sequences)"),
     ("effective.trajectory", "the paper's Figure 3 in the fitted basis: slots shift one step per "
-     "time step", "smallest per-slot correlation between the decoded states Q A^+ x(t) and "
+     "time step", "smallest per-slot correlation between the decoded states Q A^+ x_odd(t) and "
      "Pi_Phi w(t) over 50 output steps of driven sequences"),
 )
 

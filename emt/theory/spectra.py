@@ -12,6 +12,7 @@ machine precision with ``nroots``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -140,8 +141,10 @@ def _roots_of_factor(f: sp.Poly) -> tuple[list[sp.Expr], list[complex]]:
     return list(exact), approx
 
 
+@lru_cache(maxsize=64)
 def spectrum(task: TaskSpec) -> Spectrum:
-    """Exact and numeric eigenvalues of Phi with multiplicities (module docstring)."""
+    """Exact and numeric eigenvalues of Phi with multiplicities (module docstring); cached per
+    task (a verification asks for it three times; T2's costs about 0.2 s)."""
     factors, (kind, n_nil, counts) = _factors(task)
     poly = _lam_poly(sp.Integer(1))
     for f, m in factors:

@@ -25,7 +25,7 @@ from emt.numerics.dynamics import Dynamics
 from emt.theory.effective import nilpotent_index
 from emt.theory.taskspec import TaskSpec
 from emt.verify.checks import CheckResult
-from emt.verify.embedding import drive, random_windows, sequence_windows
+from emt.verify.effective_data import drive, random_windows, sequence_windows
 from emt.verify.interventions import binding_checks, interchange_and_ablation
 from emt.verify.regime import long_horizon, regime
 from emt.verify.walsh import walsh_spectrum
@@ -67,7 +67,7 @@ def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, fl
                                                         np.full_like(fit.A_pinv, np.nan))
     a, b = slice(0, PAIRS), slice(PAIRS, 2 * PAIRS)
     iv = interchange_and_ablation(model, task, A, A_pinv, states[a], states[b], w[a], w[b],
-                                  t0, projection)
+                                  t0, projection, margin=float(tol["readout.margin"]))
     checks = binding_checks(iv, tol, subject)
     if not fit.finite:
         return checks, {}

@@ -29,7 +29,7 @@ from emt.numerics.weights import RNNWeights
 from emt.theory.cell_linearisation import linearised_triple
 from emt.theory.taskspec import TaskSpec
 from emt.verify.binding import binding_part
-from emt.verify.checks import CheckResult, finite
+from emt.verify.checks import CheckResult, judged
 from emt.verify.claims import judge_all, selected_holds
 from emt.verify.effective import EffectiveAnalysis, effective_analysis
 from emt.verify.embedding import held_out_r2
@@ -55,11 +55,11 @@ def _no_bias(weights: CellWeights, subject: str, tol: float) -> CheckResult:
 
 def _generalisation(model: Dynamics, task: TaskSpec, seed: int, horizon: int, subject: str,
                     tol: float) -> CheckResult:
-    """The generalisation check of `verify.generalisation`, the Elman nets' own."""
-    run = drive(model, task, seed, horizon)
-    acc, metrics, detail = generalisation_score(run.outputs, run.targets)
-    return CheckResult("generalisation", subject, finite(acc), tol, ">=", acc >= tol, detail,
-                       {k: finite(v) for k, v in metrics.items()})
+    """The generalisation check of `verify.generalisation` (its sequential test), the Elman
+    nets' own."""
+    run = drive(model, task, seed, horizon, bar=tol)
+    acc, metrics, detail, interval = generalisation_score(run.outputs, run.targets, seed)
+    return judged("generalisation", subject, acc, tol, ">=", detail, metrics, interval)
 
 
 def _r2(z: np.ndarray, x: np.ndarray, zh: np.ndarray, xh: np.ndarray, affine: bool) -> float:
@@ -76,7 +76,8 @@ def embedding_descriptors(analysis: EffectiveAnalysis, weights: CellWeights) -> 
 
     * ``state_offset_share``: ``|mean x|^2 / mean |x|^2``, the share of the states' second moment
       that does not depend on the window.  The circuit maps the zero window to the zero state;
-      a gated cell can carry an even function of the +-1 inputs, which is a constant here;
+      a gated cell can carry an even function of the +-1 inputs, whose window-constant part
+      shows here (its varying part, e.g. ``w_i w_j``, is what ``effective.even`` judges);
     * the circuit read as an affine image ``x = A z + b`` (the window stored linearly around a
       shifted operating point; `verify.effective.EffectiveAnalysis.affine`):
       ``embedding_r2_affine``, ``affine_step_error``, ``affine_loaded_accuracy``,
@@ -144,6 +145,7 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
     # (Report.to_json adds each claim's verdict as effective_holds / linear_holds)
     metrics = {"accuracy_h200": checks[1].value, "embedding_r2": embedding.value,
                "descriptors": descriptors, "linear": linear_metrics,
+               "effective_coordinates": analysis.coordinates,
                "passed": selected_holds(verdicts, claim)}
     metadata = {"subject": subject, "subject_sha256": subject_sha256, "convention": convention,
                 "task": task.to_json(), "task_label": task.label, "grounding": ground,

@@ -10,7 +10,7 @@ from ``h(s-1) = Psi x``, the regime the theory's theorem speaks about.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -28,19 +28,25 @@ from emt.verify.basis import (
     phi_power_s_is_identity,
     privileged_basis,
 )
-from emt.verify.generalisation import (
-    BATCH,
-    N_BATCHES,
+from emt.verify.generalisation import BATCH, drive, generalisation_score
+from emt.verify.scoring import (
+    ZERO_BAND,
+    CheckResult,
+    accuracy_interval,
+    clears,
     decided_sign_accuracy,
-    drive,
-    generalisation_score,
+    finite,
+    judged,
+    per_sequence_accuracy,
+    readout_margin,
+    slot_correlation,
 )
 from emt.verify.spectra import SpectralComparison, compare_modes, paper_metric
 
-__all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite"]
+__all__ = ["CheckResult", "Context", "CHECKS", "run_checks", "finite", "judged", "clears",
+           "decided_sign_accuracy", "ZERO_BAND"]
 
-_BIG = float(np.finfo(np.float64).max)
-LOADED_BATCH = 64
+LOADED_BATCH = 32  # 32 x H x d signs (51,200 for T1-T4 at H = 200)
 TRAJECTORY_STEPS = 50  # output-phase steps used for the trajectory correlation
 MARKOV_LAGS = 3  # compare lags m = 1 .. MARKOV_LAGS * s
 
@@ -58,37 +64,6 @@ def run_network(weights: RNNWeights, u: np.ndarray, h_init: np.ndarray | None = 
     return y, h
 
 
-def finite(x: float) -> float:
-    """``x`` as a float, with NaN/inf replaced by the largest float (reports never hold NaN)."""
-    x = float(x)
-    return x if np.isfinite(x) else _BIG
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check.  ``passed`` is ``None`` when skipped (then ``value`` is ``None`` and ``detail``
-    says why); ``comparator`` is ``"<="`` or ``">="`` (value against tolerance); ``metrics``
-    holds secondary numbers (all finite)."""
-
-    name: str
-    subject: str
-    value: float | None
-    tolerance: float
-    comparator: str
-    passed: bool | None
-    detail: str = ""
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return "skip" if self.passed is None else ("pass" if self.passed else "fail")
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "subject": self.subject, "status": self.status,
-                "value": self.value, "tolerance": self.tolerance, "comparator": self.comparator,
-                "passed": self.passed, "detail": self.detail, "metrics": dict(self.metrics)}
-
-
 @dataclass(eq=False)
 class Context:
     """Everything the checks read; expensive pieces are computed once, on first use."""
@@ -103,13 +78,11 @@ class Context:
 
     def result(self, name: str, value: float, comparator: str, detail: str = "",
                metrics: Mapping[str, float] | None = None, tol_name: str | None = None,
-               bound: float | None = None) -> CheckResult:
+               bound: float | None = None,
+               interval: tuple[float, float] | None = None) -> CheckResult:
         """``bound``: the bound applied when the math caps the named tolerance (the phase)."""
         tol = float(self.tolerances[tol_name or name] if bound is None else bound)
-        value = finite(value)
-        passed = value <= tol if comparator == "<=" else value >= tol
-        clean = {k: finite(v) for k, v in (metrics or {}).items()}
-        return CheckResult(name, self.subject, value, tol, comparator, bool(passed), detail, clean)
+        return judged(name, self.subject, value, tol, comparator, detail, metrics, interval)
 
     def skipped(self, name: str, comparator: str, reason: str) -> CheckResult:
         return CheckResult(name, self.subject, None, float(self.tolerances[name]), comparator,
@@ -153,10 +126,12 @@ class Context:
     @cached_property
     def driven(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(inputs, targets, outputs)`` for the seeded generalisation batches
-        (`verify.generalisation.drive`, the stream every cell shares), plus the hidden states of
-        the first batch kept for the trajectory (``self.driven_h``)."""
+        (`verify.generalisation.drive`, the stream every cell shares, run as its sequential
+        test against the generalisation bar), plus the hidden states of the first sequences
+        kept for the trajectory (``self.driven_h``)."""
         run = drive(ElmanDynamics(self.weights), self.task, self.seed, self.horizon,
-                    keep=(BATCH, self.task.s + min(self.horizon, TRAJECTORY_STEPS)))
+                    keep=(BATCH, self.task.s + min(self.horizon, TRAJECTORY_STEPS)),
+                    bar=float(self.tolerances["generalisation"]))
         self.driven_h = run.states
         return run.inputs, run.targets, run.outputs
 
@@ -259,12 +234,13 @@ def check_phi_hat(ctx: Context) -> CheckResult:
 
 
 def check_generalisation(ctx: Context) -> CheckResult:
-    """Sign accuracy at horizon H on seeded fresh batches, input phase driven through the net."""
+    """Sign accuracy at horizon H on seeded fresh batches, input phase driven through the net;
+    its interval resamples the sequences (`verify.bootstrap`)."""
     _, targets, y = ctx.driven
-    acc, metrics, detail = generalisation_score(y, targets)
+    acc, metrics, detail, interval = generalisation_score(y, targets, ctx.seed)
     if ctx.weights.activation == "linear" and not ctx.solvable.solvable:
         detail += "; task not linearly solvable, so a linear net cannot pass"
-    return ctx.result("generalisation", acc, ">=", detail, metrics)
+    return ctx.result("generalisation", acc, ">=", detail, metrics, interval=interval)
 
 
 def readout_steps(task: TaskSpec) -> int:
@@ -274,19 +250,25 @@ def readout_steps(task: TaskSpec) -> int:
 
 
 def check_readout(ctx: Context) -> CheckResult:
-    """The circuit reads the newest slot: ``y(t) = x(t)`` in value, not only in sign.  Relative
-    RMS ``sqrt(mean (y - x)^2 / mean x^2)`` over the first `readout_steps` output steps of the
-    seeded batches driven from ``h(-1) = 0``.  Early steps, because both claims speak about the
-    states the net reaches, not about the slow drift of a net trained on horizons below H; a
-    readout scaled by ``c`` scores ``|c - 1|`` on the exact circuit."""
+    """The circuit reads the newest slot: ``y(t) = c x(t)`` with a positive gain ``c`` per
+    output dimension (a readout scaled by ``c > 0`` reads the same slot; its size is the net's
+    business, its sign and margin are not).  Over the first `readout_steps` output steps of the
+    seeded batches driven from ``h(-1) = 0``: the per-dimension gain is fitted (reported), and
+    the value is the fraction of entries with a nonzero target whose output at that gain is on
+    the target's side by more than ``readout.margin`` of the target (`readout_margin`); its
+    interval resamples the sequences (the gain held fixed)."""
     _, targets, y = ctx.driven
     L = min(readout_steps(ctx.task), y.shape[1])
-    err = y[:, :L] - targets[:, :L]
-    denom = float(np.mean(targets[:, :L] ** 2))
-    value = float(np.sqrt(np.mean(err ** 2) / denom)) if denom > 0 else finite(np.inf)
-    return ctx.result("readout", value, "<=",
-                      f"relative RMS of y(t) - x(t) over output steps 0..{L - 1} of "
-                      f"{N_BATCHES} x {BATCH} sequences driven from h(-1) = 0")
+    margin = float(ctx.tolerances["readout.margin"])
+    gain, per_seq = readout_margin(y[:, :L], targets[:, :L], margin)
+    value = float(np.mean(per_seq))
+    return ctx.result("readout", value, ">=",
+                      f"fraction of outputs y(t) past {margin:g} of the target x(t) at the fitted "
+                      f"gain (per dimension {float(np.min(gain)):.3g}-{float(np.max(gain)):.3g}) "
+                      f"over output steps 0..{L - 1} of {len(y)} sequences driven from h(-1) = 0",
+                      {"gain_min": float(np.min(gain)), "gain_max": float(np.max(gain)),
+                       "margin": margin},
+                      interval=accuracy_interval(per_seq, ctx.seed, 2))
 
 
 def check_loaded_state(ctx: Context) -> CheckResult:
@@ -304,11 +286,13 @@ def check_loaded_state(ctx: Context) -> CheckResult:
     h0 = b.load_states(window.reshape(LOADED_BATCH, s * d))
     y, _ = run_network(ctx.weights, np.zeros((LOADED_BATCH, ctx.horizon, d)), h_init=h0)
     target = continue_sequence(ctx.task, window, ctx.horizon)
-    acc = decided_sign_accuracy(y, target)
+    per_seq = per_sequence_accuracy(y, target)
+    acc = float(np.mean(per_seq))
     err = np.max(np.abs(y - target) / np.maximum(1.0, np.abs(target)))
     return ctx.result("loaded_state", acc, ">=",
                       f"sign accuracy over H = {ctx.horizon} from h(s-1) = Psi x ({ctx.ground}-"
-                      f"grounded basis); max rel. error {finite(err):.3g}", {"max_rel_error": err})
+                      f"grounded basis); max rel. error {finite(err):.3g}", {"max_rel_error": err},
+                      interval=accuracy_interval(per_seq, ctx.seed, 4))
 
 
 def check_trajectory(ctx: Context) -> CheckResult:
@@ -325,24 +309,17 @@ def check_trajectory(ctx: Context) -> CheckResult:
     h = ctx.driven_h
     s, n = ctx.task.s, ctx.task.n_slots
     steps = h.shape[1] - s + 1  # t = s-1 .. s-1+steps-1
-    x = np.concatenate([inputs[:BATCH, :s], targets[:BATCH]], axis=1).astype(np.float64)
+    B = len(h)  # the first FIRST_LOOK driven sequences keep their states
+    x = np.concatenate([inputs[:B, :s], targets[:B]], axis=1).astype(np.float64)
     times = range(s - 1, s - 1 + steps)
-    truth = np.stack([x[:, t - s + 1: t + 1].reshape(BATCH, n) for t in times], axis=1)
+    truth = np.stack([x[:, t - s + 1: t + 1].reshape(B, n) for t in times], axis=1)
     truth = truth @ ctx.state_basis.plan.projector.T
     decoded = ctx.state_basis.decode(h[:, s - 1:])
-    truth = truth.reshape(-1, n)
-    decoded = decoded.reshape(-1, n)
-    corrs = []
-    for j in range(n):
-        a, b = truth[:, j] - truth[:, j].mean(), decoded[:, j] - decoded[:, j].mean()
-        if np.linalg.norm(a) < 1e-9:
-            continue  # a slot the projection empties carries no signal
-        nb = np.linalg.norm(b)
-        corrs.append(float(a @ b / (np.linalg.norm(a) * nb)) if nb > 0 else 0.0)
-    worst = min(corrs) if corrs else 0.0
+    # slots the projection empties carry no signal and are left out
+    worst, interval, live, mean = slot_correlation(truth, decoded, ctx.seed, 3)
     return ctx.result("trajectory", worst, ">=",
-                      f"min over {len(corrs)} slots, {steps} steps x {BATCH} sequences",
-                      {"mean": float(np.mean(corrs)) if corrs else 0.0})
+                      f"min over {live} slots, {steps} steps x {B} sequences", {"mean": mean},
+                      interval=interval)
 
 
 def check_markov(ctx: Context) -> CheckResult:

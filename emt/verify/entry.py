@@ -60,9 +60,9 @@ def assert_emt(subject: RNNWeights | CellWeights | str | os.PathLike | Any,
     ("effective", "linear" or "both") does not hold; returns the report otherwise.
 
     Tolerances are keyword arguments with ``_`` for the first ``.``: ``spectrum_phase=0.01``,
-    ``effective_loaded_state=0.99``.
+    ``effective_loaded_state=0.99``, ``readout_margin=0.8``.
     """
-    prefixes = ("spectrum_", "effective_", "binding_")
+    prefixes = ("spectrum_", "effective_", "binding_", "readout_")
     tols = {name.replace("_", ".", 1) if name.startswith(prefixes) else name: value
             for name, value in tolerances.items()}
     spec = get_task(task) if isinstance(task, str) else task

@@ -36,8 +36,12 @@ variable and pooled over all (the check's value).
 
 **Ablation**.  The whole live component is projected out, ``x_a = x - A A^+ x`` (oblique and
 orthogonal coincide for the whole image), the net runs the same ``s`` steps and its outputs are
-scored against the original continuation.  An output is *decided* when it clears the zero band
-of `decided_sign_accuracy`; the accuracy over the ``n`` decided outputs must be at chance:
+scored against the original continuation.  An output is *decided* when it is an answer by the
+readout check's rule: past ``readout.margin`` of its target at the net's own positive gain per
+output dimension ``c_j`` (fitted on the unedited runs, `verify.scoring.readout_margin`), i.e.
+``|y_j| > margin c_j |x_j|``.  A residual far below the net's answers (the cubic remainder of a
+near-linear tanh circuit, about 1 % of its outputs) is no answer, whatever its sign.  The
+accuracy over the ``n`` decided outputs must be at chance:
 ``|acc - 1/2| <= z sqrt(1/4 / n_eff)``, the binomial spread of chance accuracy times
 ``z = binding.ablation`` (`verify.tolerances`).  Under the null (outputs independent of the
 window) each output is right with probability 1/2 independently of the others exactly when the
@@ -65,7 +69,7 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import live_coordinates
 from emt.theory.taskspec import TaskSpec
 from emt.verify.checks import CheckResult, finite
-from emt.verify.generalisation import ZERO_BAND, decided_sign_accuracy
+from emt.verify.scoring import ZERO_BAND, decided_sign_accuracy, readout_margin
 
 __all__ = ["SlotFrame", "slot_frame", "Interventions", "interchange_and_ablation",
            "binding_checks", "BINDING_CHECKS", "PROJECTIONS"]
@@ -157,10 +161,12 @@ def _edited_states(frame: SlotFrame, B: np.ndarray, B_pinv: np.ndarray, x: np.nd
 
 def interchange_and_ablation(model: Dynamics, task: TaskSpec, A: np.ndarray, A_pinv: np.ndarray,
                              x: np.ndarray, x2: np.ndarray, w: np.ndarray, w2: np.ndarray,
-                             t0: int, projection: str = "oblique") -> Interventions:
+                             t0: int, projection: str = "oblique",
+                             margin: float = 0.5) -> Interventions:
     """Interchange each variable of the states ``x`` (``P x D``, the runs of windows ``w(t0)``,
     ``P x n``) with the runs ``x2`` of ``w2``, ablate the live image of ``x``, run ``s`` steps
-    and score (module docstring).  ``A``/``A_pinv``: the fitted embedding and its decoder."""
+    and score (module docstring).  ``A``/``A_pinv``: the fitted embedding and its decoder;
+    ``margin``: the readout margin that makes an ablated output an answer."""
     if projection not in PROJECTIONS:
         raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}; got "
                          f"{projection!r}")
@@ -202,7 +208,10 @@ def interchange_and_ablation(model: Dynamics, task: TaskSpec, A: np.ndarray, A_p
     unedited = decided_sign_accuracy(np.concatenate(base_y), np.concatenate(base_t)) \
         if flipped else 0.0
     abl = y[-P:]
-    decided = np.abs(abl) > ZERO_BAND * np.maximum(1.0, np.abs(target))
+    gain, _ = readout_margin(y[-2 * P:-P], target, margin)  # the net's own scale per output
+    answer = margin * np.where(gain > 0, gain, np.inf) * np.abs(target)
+    decided = (np.abs(abl) > np.maximum(answer, ZERO_BAND * np.maximum(1.0, np.abs(target)))) \
+        & (target != 0)
     n_dec = int(decided.sum())
     acc = float(np.mean((abl[decided] >= 0) == sign[decided])) if n_dec else 0.5
     return Interventions(iia, per_variable, flipped, unedited, acc, n_dec,
@@ -248,7 +257,8 @@ def binding_checks(iv: Interventions, tol: Mapping[str, float],
     gap = abs(iv.ablated_accuracy - 0.5)
     detail = (f"live image A A^+ x projected out at t0 = {iv.t0}: sign accuracy "
               f"{iv.ablated_accuracy:.4f} over {iv.decided} of {iv.ablated_outputs} outputs "
-              f"decided (|y| above the zero band), {iv.steps} steps; |acc - 0.5| = {gap:.4f} "
+              f"decided (|y| past readout.margin of the target at the net's own gain), "
+              f"{iv.steps} steps; |acc - 0.5| = {gap:.4f} "
               f"against the chance bar {z:g} x sqrt(0.25 / {iv.independent:.0f}) = "
               f"{z * spread:.4f} (binomial spread of chance accuracy over the decided outputs' "
               f"independent targets, z = binding.ablation)")

@@ -122,6 +122,7 @@ def verify_weights(
         "loaded_state_accuracy": next(c.value for c in checks if c.name == "loaded_state"),
         "psi_condition": basis.condition,
         "slots": basis.plan.rank,
+        "effective_coordinates": effective.coordinates,
     }
     metadata = {
         "subject": subject,

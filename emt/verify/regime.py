@@ -35,8 +35,9 @@ from emt.numerics.data import continue_sequence
 from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.theory.effective import live_coordinates
 from emt.theory.taskspec import TaskSpec
-from emt.verify.embedding import drive, held_out_r2, random_windows, sequence_windows
-from emt.verify.generalisation import decided_sign_accuracy
+from emt.verify.effective_data import drive, random_windows, sequence_windows
+from emt.verify.embedding import held_out_r2
+from emt.verify.scoring import decided_sign_accuracy
 
 __all__ = ["regime", "regime_class", "long_horizon", "LOADS", "CLASSES", "LONG_HORIZON"]
 

@@ -5,25 +5,31 @@ circuit", each from its own checks; ``claim`` selects which decide `Report.passe
 status ("binding", "effective", "linear", "both" = effective and linear, or "all").  Every
 rendering opens with every verdict, one sentence each.
 
-JSON schema ``emt.report/2`` (stable; the sweep reads it; version 1 had no claims)::
+JSON schema ``emt.report/3`` (stable; the sweep reads it; version 1 had no claims, version 2 no
+intervals and no inconclusive verdict)::
 
-    {"schema": "emt.report/2",
+    {"schema": "emt.report/3",
      "claim": "binding" | "effective" | "linear" | "both" | "all",   (what decides "passed")
-     "claims": {"binding":   {claim, title, holds, checks, failed, sentence},
-                "effective": {claim, title, holds, checks, failed, sentence},
-                "linear":    {claim, title, holds, checks, failed, sentence}},
+     "verdict": "pass" | "fail" | "inconclusive",   (of the selected claims; exit 0 / 1 / 1)
+     "claims": {"binding":   {claim, title, holds, verdict, checks, failed, inconclusive,
+                              sentence},
+                "effective": {...the same},
+                "linear":    {...the same}},
      "descriptors": {name: number | {name: value}},   (never decide a verdict: gains, moduli,
                     cond(Psi), ...; "regime", "long_horizon", "fit_over_time", "walsh" are
                     objects, `verify.binding`)
      "metadata": {subject, subject_sha256, convention, task, task_label, grounding, seed,
                   horizon, n_hidden, activation, tolerances, versions, date},
-     "checks": [{name, subject, status, value, tolerance, comparator, passed, detail, metrics}],
+     "checks": [{name, subject, status, value, interval, tolerance, comparator, passed, detail,
+                 metrics}],   (status: pass, fail, inconclusive or skip; interval: null or
+                               the value's bootstrap interval [low, high])
      "metrics": {"spectrum": {threshold, n_theory, n_trained, count_mismatch, phase_error_max,
                               phase_error_mean, modulus_error_max, modulus_error_mean,
                               paper_metric (null = the paper's "---"), paper_threshold},
                  "accuracy_h200", "loaded_state_accuracy", "psi_condition", "slots",
                  "passed" (the selected claims hold), "binding_holds", "effective_holds",
-                 "linear_holds"}}
+                 "linear_holds", "effective_coordinates" ("h" or "a": where the effective checks
+                 ran)}}
 
 No NaN anywhere (``json.dumps(..., allow_nan=False)``); a skipped check has ``value`` null.
 """
@@ -42,11 +48,11 @@ import numpy as np
 
 from emt.core.atomic import atomic_write_bytes
 from emt.verify.checks import CheckResult
-from emt.verify.claims import ClaimVerdict, judge_all, selected, selected_holds
+from emt.verify.claims import ClaimVerdict, judge_all, selected, selected_holds, selected_verdict
 
 __all__ = ["Report", "SCHEMA", "FORMATS"]
 
-SCHEMA = "emt.report/2"
+SCHEMA = "emt.report/3"
 FORMATS = ("md", "json", "html")
 
 
@@ -100,6 +106,11 @@ class Report:
         return selected_holds(self.verdicts, self.claim)
 
     @property
+    def verdict(self) -> str:
+        """"pass", "fail" or "inconclusive" for the selected claim(s)."""
+        return selected_verdict(self.verdicts, self.claim)
+
+    @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
 
@@ -126,10 +137,11 @@ class Report:
         import pandas as pd
 
         rows = [{"check": c.name, "status": c.status, "value": c.value,
-                 "comparator": c.comparator, "tolerance": c.tolerance, "detail": c.detail}
+                 "interval": c.interval, "comparator": c.comparator,
+                 "tolerance": c.tolerance, "detail": c.detail}
                 for c in self.checks]
-        return pd.DataFrame(rows, columns=["check", "status", "value", "comparator",
-                                           "tolerance", "detail"])
+        return pd.DataFrame(rows, columns=["check", "status", "value", "interval",
+                                           "comparator", "tolerance", "detail"])
 
     def table(self) -> str:
         """The checks as a Markdown table (tabulate, GitHub style)."""
@@ -138,9 +150,12 @@ class Report:
         from emt.verify.claims import claim_of
 
         rows = [[c.name, "+".join(claim_of(c.name)), c.status.upper(),
-                 "-" if c.value is None else f"{c.value:.4g}",
+                 "-" if c.value is None else f"{c.value:.4g}" + (
+                     "" if c.interval is None else
+                     f" [{c.interval[0]:.4g}, {c.interval[1]:.4g}]"),
                  f"{c.comparator} {c.tolerance:g}", c.detail] for c in self.checks]
-        return tabulate(rows, headers=["check", "claim", "status", "value", "bound", "detail"],
+        return tabulate(rows, headers=["check", "claim", "status", "value [interval]", "bound",
+                                       "detail"],
                         tablefmt="github")
 
     def descriptor_table(self) -> str:
@@ -152,7 +167,8 @@ class Report:
 
     def summary_line(self) -> str:
         m = self.metadata
-        verdict = "PASS" if self.passed else f"FAIL ({len(self.failed)} failed)"
+        verdict = {"pass": "PASS", "inconclusive": "INCONCLUSIVE"}.get(
+            self.verdict, f"FAIL ({len(self.failed)} failed)")
         return (f"{m['subject']} vs {m['task_label']} ({m['grounding']} grounding, "
                 f"N_h = {m['n_hidden']}, {m['activation']}, claim {self.claim}): {verdict}")
 
@@ -176,7 +192,7 @@ class Report:
         verdicts = self.verdicts
         metrics = dict(self.metrics, passed=self.passed,
                        **{f"{c}_holds": v.holds for c, v in verdicts.items()})
-        return _clean({"schema": SCHEMA, "claim": self.claim,
+        return _clean({"schema": SCHEMA, "claim": self.claim, "verdict": self.verdict,
                        "claims": {c: v.to_json() for c, v in verdicts.items()},
                        "descriptors": self.descriptors, "metadata": self.metadata,
                        "checks": [c.to_json() for c in self.checks],

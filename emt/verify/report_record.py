@@ -1,11 +1,13 @@
-"""The schema of a verification report's JSON (``emt.report/2``), read by name.
+"""The schema of a verification report's JSON (``emt.report/3``), read by name.
 
 ``claim`` is the claim that decided the report's exit status ("effective", "linear" or "both");
 ``claims`` holds both claims' verdicts (`verify.claims.ClaimVerdict.to_json`); ``descriptors``
 the numbers that explain a verdict and never decide one; ``metadata`` describes the subject and
 the settings (free-form but always present); ``checks`` lists `checks.CheckResult.to_json`
 entries; ``metrics`` is `ReportMetrics`. Version 2 added the claims (version 1 judged only the
-linear circuit). Readers (the sweep's
+linear circuit); version 3 the checks' bootstrap intervals, the inconclusive status and verdict
+(``verdict``: "pass", "fail" or "inconclusive") and ``metrics.effective_coordinates``; version 2
+reports are still read (their new fields are absent). Readers (the sweep's
 record summary, the aggregation) go through `read_report_record`, so a report with a missing or
 renamed metric is refused with the field's name instead of being read as something else.
 """
@@ -17,10 +19,11 @@ from typing import Any, ClassVar
 
 from emt.core.records import read_record
 
-__all__ = ["REPORT_SCHEMA", "SpectrumMetrics", "ReportMetrics", "ReportRecord",
+__all__ = ["REPORT_SCHEMA", "READABLE", "SpectrumMetrics", "ReportMetrics", "ReportRecord",
            "read_report_record"]
 
-REPORT_SCHEMA = "emt.report/2"
+REPORT_SCHEMA = "emt.report/3"
+READABLE = ("emt.report/2", REPORT_SCHEMA)  # version 2 lacks only optional fields
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ReportMetrics:
     descriptors: dict | None = None
     linear: dict | None = None
     binding_holds: bool | None = None  # the binding claim's verdict (absent in older reports)
+    effective_coordinates: str | None = None  # "h" or "a" (absent before version 3)
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,13 @@ class ReportRecord:
     metadata: dict
     checks: list
     metrics: ReportMetrics
+    verdict: str | None = None  # "pass", "fail" or "inconclusive" (absent before version 3)
 
 
 def read_report_record(data: Any, where: str = "report") -> ReportRecord:
     """`ReportRecord` from a parsed report JSON; ValueError naming what is wrong."""
+    if isinstance(data, dict) and data.get("schema") in READABLE:
+        data = dict(data, schema=REPORT_SCHEMA)
     record = read_record(ReportRecord, data, where)
     for i, check in enumerate(record.checks):
         if not isinstance(check, dict) or not isinstance(check.get("name"), str) or \

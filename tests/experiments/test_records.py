@@ -31,7 +31,7 @@ def test_a_fresh_report_reads_back_and_a_damaged_one_is_refused() -> None:
         read_report_record(report)
     report["metrics"]["slots"] = 9
     report["schema"] = "emt.report/0"
-    with pytest.raises(ValueError, match="expected 'emt.report/2'"):
+    with pytest.raises(ValueError, match="expected 'emt.report/3'"):
         read_report_record(report)
 
 

@@ -73,7 +73,7 @@ def test_sweep_trains_verifies_then_caches_and_resumes(tmp_path, scheduler):
         assert record["train"]["metrics"]["test_accuracy"] == meta["metrics"]["test_accuracy"]
         assert record["train"]["metrics"]["test_accuracy"] == again
         report = json.loads((job_dir / "report.json").read_text())
-        assert report["schema"] == "emt.report/2"
+        assert report["schema"] == "emt.report/3"
         assert record["verify"]["metrics"] == report["metrics"]
         assert set(record["verify"]["checks"]) == {c["name"] for c in report["checks"]}
         assert record["verify"]["claims"] == {c: v["holds"] for c, v in report["claims"].items()}

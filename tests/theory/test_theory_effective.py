@@ -115,6 +115,6 @@ def test_gain_step_fails_for_unit_gain() -> None:
 def test_effective_document_builds() -> None:
     text = effective_derivation.derivation().to_markdown()
     assert "x(t) = Psi_eff Pi_Phi w(t)" in text and "| T2 | 64 | 36 | 36 | 7 |" in text
-    for name in ("effective.embedding", "effective.step", "effective.loaded_state",
+    for name in ("effective.embedding", "effective.rank", "effective.loaded_state",
                  "effective.trajectory"):
         assert f"`{name}`" in text

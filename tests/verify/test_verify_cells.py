@@ -38,9 +38,9 @@ def lru_circuit(task_name: str) -> CellWeights:
 
 
 def effective_passed(report) -> bool:
-    return all(report.check(n).passed for n in ("effective.embedding", "effective.step",
-                                                "effective.loaded_state",
-                                                "effective.trajectory"))
+    from emt.verify.effective import EFFECTIVE_CHECKS
+
+    return all(report.check(n).passed for n in EFFECTIVE_CHECKS)
 
 
 def test_constructed_lru_passes_and_fails_where_the_theory_says() -> None:

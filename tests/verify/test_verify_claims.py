@@ -14,7 +14,7 @@ from emt.numerics.weights import RNNWeights
 from emt.theory.circuit import Circuit, random_psi
 from emt.theory.registry import get
 from emt.verify.checks import CheckResult
-from emt.verify.claims import claim_of, judge, selected_holds
+from emt.verify.claims import claim_of, judge, selected_holds, selected_verdict
 from emt.verify.entry import assert_emt
 from emt.verify.judge import verify_weights
 
@@ -32,15 +32,15 @@ def test_claim_membership() -> None:
     assert claim_of("generalisation") == ("effective", "linear", "binding")
     assert claim_of("binding.interchange") == claim_of("binding.ablation") == ("binding",)
     assert claim_of("readout") == ("effective", "linear")
-    assert claim_of("effective.step") == ("effective",)
+    assert claim_of("effective.tracking") == ("effective",)
     assert claim_of("spectrum.modulus") == ("linear",)
 
 
 def test_a_claim_with_no_check_that_ran_does_not_hold() -> None:
-    skipped = CheckResult("effective.step", "x", None, 0.1, "<=", None, "skipped")
+    skipped = CheckResult("effective.tracking", "x", None, 0.1, "<=", None, "skipped")
     verdict = judge("effective", [skipped])
     assert not verdict.holds and "not judged" in verdict.sentence
-    passing = CheckResult("effective.step", "x", 0.01, 0.1, "<=", True)
+    passing = CheckResult("effective.tracking", "x", 0.01, 0.1, "<=", True)
     failing = CheckResult("spectrum.modulus", "x", 0.3, 0.1, "<=", False)
     verdicts = {c: judge(c, [passing, failing]) for c in ("effective", "linear")}
     assert verdicts["effective"].holds and not verdicts["linear"].holds
@@ -59,11 +59,11 @@ def test_selection_decides_passed_and_every_rendering_opens_with_both_verdicts(
     assert [reports[c].passed for c in ("effective", "linear", "both")] == [True, False, False]
     report = reports["effective"]
     md = report.to_markdown().splitlines()
-    assert md[2].startswith("* Effective circuit: HOLDS") and "effective.step" in md[2]
+    assert md[2].startswith("* Effective circuit: HOLDS") and "effective.rank" in md[2]
     assert md[3].startswith("  Linear circuit (W_hh = Psi Phi Psi^+ with unit gain): FAILS")
     assert "spectrum.modulus" in md[3] and "|lambda| 1-1" in md[3]
     doc = reports["both"].to_json()
-    assert doc["schema"] == "emt.report/2" and doc["claim"] == "both"
+    assert doc["schema"] == "emt.report/3" and doc["claim"] == "both"
     assert doc["claims"]["effective"]["holds"] is True
     assert doc["claims"]["linear"]["failed"] == ["spectrum.modulus"]
     assert doc["metrics"]["passed"] is False and doc["metrics"]["effective_holds"] is True
@@ -101,3 +101,17 @@ def test_t1_circuit_holds_both_claims_under_every_grounding() -> None:
     for ground in ("input", "output", "output-pinv"):
         report = verify_weights(w, task, claim="both", ground=ground, horizon=40)
         assert report.passed, report.table()
+
+
+def test_an_interval_that_straddles_its_bar_is_inconclusive_and_a_decided_failure_wins() -> None:
+    unsure = CheckResult("effective.embedding", "x", 0.96, 0.95, ">=", False,
+                         interval=(0.94, 0.97))
+    clear = CheckResult("effective.rank", "x", 3.0, 1.0, ">=", True, interval=(2.5, 3.5))
+    assert unsure.status == "inconclusive" and not unsure.failed and clear.status == "pass"
+    verdict = judge("effective", [unsure, clear])
+    assert verdict.verdict == "inconclusive" and not verdict.holds
+    assert verdict.inconclusive == ("effective.embedding",) and "INCONCLUSIVE" in verdict.sentence
+    assert "[0.94, 0.97]" in verdict.sentence
+    below = CheckResult("effective.rank", "x", 0.5, 1.0, ">=", False, interval=(0.4, 0.6))
+    assert judge("effective", [unsure, below]).verdict == "fails"
+    assert selected_verdict({"effective": verdict}, "effective") == "inconclusive"

@@ -51,7 +51,7 @@ def test_keras_simple_rnn_matches_its_keras_file(tmp_path: Path) -> None:
     _same(report, verify_subject(tmp_path / "net.keras", TASK, claim="both"))
     assert assert_emt(model, TASK).passed
     # a wrong model fails, in memory as from the file
-    bad = build_keras_model(RNNWeights(w["W_uh"], w["W_hh"], 1.5 * w["W_hy"]))
+    bad = build_keras_model(RNNWeights(w["W_uh"], w["W_hh"], -w["W_hy"]))
     bad.save(tmp_path / "bad.keras")
     bad_report = verify_model(bad, TASK)
     assert not bad_report.passed

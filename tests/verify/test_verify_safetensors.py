@@ -54,10 +54,11 @@ def test_safetensors_gets_the_npz_verdict(tmp_path: Path, capsys: pytest.Capture
     assert by_npz[0] == by_st[0] == 0  # the committed net passes both claims
     assert _checks(by_npz[1]) == _checks(by_st[1])
     assert by_st[1]["metadata"]["convention"] == convention
-    # a wrong model fails the same way in either format: the readout scaled by 1.5
+    # a wrong model fails the same way in either format: the readout with its sign flipped
+    # (a positive gain is no failure)
     bad = dict(arrays)
     key = {"ours": "W_hy", "pytorch": "readout.weight", "keras": "dense_kernel"}[convention]
-    bad[key] = 1.5 * arrays[key]
+    bad[key] = -arrays[key]
     np.savez(tmp_path / "bad.npz", **bad)
     save_file(bad, str(tmp_path / "bad.safetensors"))
     bad_npz, bad_st = (_verify_json(tmp_path / f"bad.{ext}", capsys)
