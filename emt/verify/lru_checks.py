@@ -100,17 +100,31 @@ def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
     holds the modes one by one, and a mode ``delta`` off its eigenvalue turns by about ``delta``
     per step against the window, so over the fitted ``2 s`` steps the state leaves any fixed
     linear image of the window by about ``2 s delta`` of its size (more over the loaded state's
-    ``H`` steps)."""
+    ``H`` steps).
+
+    ``lru_mode_radial_share``: the part of that distance that is radial, ``sum power
+    ||lambda_i| - |mu_i|| / sum power |lambda_i - mu_i|`` (``mu_i`` the nearest predicted
+    eigenvalue): near 1, the modes sit at the predicted phases with a smaller modulus -- the
+    memory leaks rather than rotates."""
     mags = np.abs(lam) ** 2
     power = np.sum(np.abs(B) ** 2, axis=1) * np.array(
         [np.sum(m ** np.arange(s)) * np.sum(m ** np.arange(1, 2 * s + 1)) for m in mags])
-    distance = np.minimum(np.abs(lam[:, None] - predicted[None, :]),
-                          np.abs(lam[:, None] - np.conj(predicted)[None, :])).min(axis=1)
+    gaps = np.minimum(np.abs(lam[:, None] - predicted[None, :]),
+                      np.abs(lam[:, None] - np.conj(predicted)[None, :]))
+    nearest = predicted[np.argmin(gaps, axis=1)]
+    distance = gaps.min(axis=1)
+    # the radial part of each mode's distance: ||lambda| - |mu||, a decay (or growth) of the
+    # mode's memory, against the angular part, a rotation of it relative to the window
+    radial = np.abs(np.abs(lam) - np.abs(nearest))
     total = float(np.sum(power))
     # no state power at all (B = 0): the state holds nothing, and no distance is defined; an
     # exploding LRU (infinite power) has none either
-    value = float(np.sum(power * distance) / total) if total > 0 else float("nan")
-    return {"lru_mode_distance": value if np.isfinite(value) else float("nan")}
+    with np.errstate(all="ignore"):
+        value = float(np.sum(power * distance) / total) if total > 0 else float("nan")
+        share = float(np.sum(power * radial) / np.sum(power * distance)) \
+            if total > 0 and np.sum(power * distance) > 0 else float("nan")
+    return {"lru_mode_distance": value if np.isfinite(value) else float("nan"),
+            "lru_mode_radial_share": share if np.isfinite(share) else float("nan")}
 
 
 def distinct_gap(eigenvalues: np.ndarray, same: float = 1e-9) -> float:

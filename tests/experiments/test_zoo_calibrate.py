@@ -107,3 +107,17 @@ def test_cli_without_a_manifest_exits_2(tmp_path, capsys):
     assert main(["--zoo", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_bar_rates_table_in_the_docs_is_what_the_committed_calibration_gives():
+    import json
+    from pathlib import Path
+
+    from emt.experiments.zoo.bar_table import BEGIN, END, bar_rates_table
+
+    root = Path(__file__).resolve().parents[2]
+    result = json.loads((root / "results" / "zoo" / "calibration.json").read_text())
+    doc = (root / "docs" / "tolerances.md").read_text()
+    committed = doc[doc.index(BEGIN) + len(BEGIN) + 1:doc.index(END)]
+    assert committed == bar_rates_table(result)
+    assert "`claim:effective`" in committed and "`binding.ablation`" in committed

@@ -327,3 +327,17 @@ def test_an_lru_with_huge_weights_reports_nan_not_sentinels_or_warnings(scaled) 
     model = cell_dynamics(CellWeights("lru", arrays))
     start = np.full((2, model.state_dim), 1e300)
     assert np.all(np.isnan(lyapunov_exponents(model, start, 3, np.random.default_rng(0))))
+
+
+def test_lru_mode_radial_share_tells_a_leak_from_a_rotation() -> None:
+    """Modes shrunk towards 0 at their predicted phase are all radial distance (a leak); modes
+    turned by a small angle at their modulus are almost all angular (a rotation)."""
+    from emt.verify.lru_checks import lru_mode_descriptors
+
+    lam = np.exp(2j * np.pi * np.arange(4) / 4)  # repeat-copy-4's fourth roots of unity
+    B = np.ones((4, 4), complex)
+    leak = lru_mode_descriptors(0.95 * lam, B, lam, 4)
+    turn = lru_mode_descriptors(lam * np.exp(0.05j), B, lam, 4)
+    assert leak["lru_mode_radial_share"] == pytest.approx(1.0)
+    assert turn["lru_mode_radial_share"] < 0.01
+    assert leak["lru_mode_distance"] == pytest.approx(0.05)

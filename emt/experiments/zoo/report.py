@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-__all__ = ["markdown"]
+__all__ = ["markdown", "rate_cell", "CLAIM_PREFIX"]
 
 CLAIM_PREFIX = "claim:"
 MAX_LISTED = 12  # members named per misfire line
 
 
-def _cell(r: dict) -> str:
+def rate_cell(r: dict) -> str:
+    """``k/n = rate [low, high]`` (Wilson 95 %), or ``- (0)`` for an empty count."""
     if not r["n"]:
         return "- (0)"
     lo, hi = r["ci95"]
@@ -20,7 +21,7 @@ def _cell(r: dict) -> str:
 
 
 def _split_table(rates: dict) -> str:
-    rows = [[bar, _cell(r["fn"]), _cell(r["fp"]), _cell(r["fp_solving_nulls"]),
+    rows = [[bar, rate_cell(r["fn"]), rate_cell(r["fp"]), rate_cell(r["fp_solving_nulls"]),
              f"{r['no_verdict']['positives']}/{r['no_verdict']['nulls']}"]
             for bar, r in rates.items()]
     return tabulate(rows, headers=["bar", "FN on positives", "FP on nulls",
@@ -34,7 +35,7 @@ def _num(v) -> str:
 
 def _data_table(result: dict) -> str:
     rows = [[name, f"{d['comparator']} {_num(d['current'])}", _num(d["data_bar"]),
-             _num(d["best_solving_null"]), _cell(d["test"]["fn"]), _cell(d["test"]["fp"])]
+             _num(d["best_solving_null"]), rate_cell(d["test"]["fn"]), rate_cell(d["test"]["fp"])]
             for name, d in result["data_bars"].items()]
     return tabulate(rows, headers=["check", "current bar", "data bar", "best solving null",
                                    "test FN (data bar)", "test FP (data bar)"],
