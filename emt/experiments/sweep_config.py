@@ -36,7 +36,7 @@ from typing import Any
 
 from emt.core.limits import check_at_most
 from emt.core.safe_io import parse_toml, read_text
-from emt.numerics.config import TrainConfig
+from emt.numerics.config import TrainConfig, default_curriculum
 from emt.theory import registry
 from emt.theory.task_files import parse_task_table
 from emt.theory.taskspec import TaskSpec
@@ -283,6 +283,8 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
         if cell is not None:
             job["cell"] = cell
         job.update(fixed)
+        if job["curriculum"] is None:  # the task's default, explicit in the job and its key
+            job["curriculum"] = list(default_curriculum(task, job.get("batch", 64)))
         jobs.append(job)
     for job in jobs:
         try:
