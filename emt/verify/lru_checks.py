@@ -97,7 +97,7 @@ def lru_mode_descriptors(lam: np.ndarray, B: np.ndarray, predicted: np.ndarray,
     ``|lambda_i|^(2t)`` of it ``t`` steps later, summed over ``t = 1 .. 2 s`` (the span the
     embedding is fitted on).  The Ho-Kalman reduction judges the input-output map, and a cluster
     of modes around one predicted eigenvalue can realise it over the task's horizon; the state
-    holds the modes one by one, and a mode ``delta`` off its eigenvalue turns by about ``delta``
+    holds the modes one by one, and a mode ``delta`` off its eigenvalue drifts by about ``delta``
     per step against the window, so over the fitted ``2 s`` steps the state leaves any fixed
     linear image of the window by about ``2 s delta`` of its size (more over the loaded state's
     ``H`` steps).
