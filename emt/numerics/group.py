@@ -49,8 +49,8 @@ from emt.numerics.run_state import RunState, TrainResult, opened_runs, stored_co
 from emt.numerics.train import evaluate
 from emt.numerics.train_setup import StopFlag, setup_tf, threads_from_env
 
-__all__ = ["GroupResult", "group_key", "train_group", "resume_group", "group_members",
-           "group_threads"]
+__all__ = ["GroupResult", "group_key", "check_group", "train_group", "resume_group",
+           "group_members", "group_threads", "usable_cores"]
 
 # A group's member directories, as `emt train --seeds` names them.
 MEMBER_DIR = re.compile(r"seed-(0|[1-9][0-9]{0,17})")
@@ -84,8 +84,11 @@ class GroupResult:
         return all(e is None for e in self.errors)
 
 
-def _validate(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
-              ) -> list[Path | None]:
+def check_group(configs: Sequence[TrainConfig], out_dirs: Sequence[Any] | None
+                ) -> list[Path | None]:
+    """The members' output directories (``None`` each without ``out_dirs``); ValueError for a
+    group that cannot train as one (no members, different step shapes, shared or missing
+    directories)."""
     if not isinstance(configs, list | tuple) or not configs:
         raise ValueError("train_group needs a non-empty list of TrainConfig")
     for c in configs:
@@ -123,7 +126,7 @@ def train_group(configs: Sequence[TrainConfig], out_dirs: Sequence[str | os.Path
     is called after every group step (the members' steps done so far, the model-steps
     computed), e.g. to show a process's progress elsewhere.
     """
-    outs = _validate(configs, out_dirs)
+    outs = check_group(configs, out_dirs)
     n = len(configs)
     group = GroupResult([None] * n, [None] * n)
     with opened_runs(configs, outs, resume=resume, extend=extend) as runs:
@@ -291,18 +294,24 @@ def _group_net(configs: Sequence[TrainConfig]) -> Any:
                                        for c in configs], first.task.s)
 
 
-def group_threads() -> int:
-    """TensorFlow threads for a group: ``EMT_TF_THREADS`` if set (0 = TensorFlow's default),
-    else every usable core.  Unlike one network's step (fastest on one thread), a group's
-    batched products split over the model axis: on the 2 shared cores here one process with
-    2 threads ran a group of 16-32 1.1-1.7x faster than one thread, and faster than two
-    1-thread processes with half the group each (benchmarks/RESULTS.md)."""
-    if "EMT_TF_THREADS" in os.environ:
-        return threads_from_env()
+def usable_cores() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def group_threads(processes: int = 1) -> int:
+    """TensorFlow threads for each of ``processes`` group processes sharing the machine:
+    ``EMT_TF_THREADS`` if set (0 = TensorFlow's default), else its share of the usable cores
+    (at least 1).  One process alone takes every core: a group's batched products split over
+    the model axis, which threads cannot do for one network; but one 1-thread group per core
+    (`numerics.group_layout`, the default of ``emt train --seeds``) was faster still at every
+    K measured (benchmarks/RESULTS.md)."""
+    if "EMT_TF_THREADS" in os.environ:
+        return threads_from_env()
+    return max(1, usable_cores() // max(1, processes))
 
 
 def _finish(members: dict[int, RunState], order: list[int], done: list[int], net: Any,
