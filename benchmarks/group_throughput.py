@@ -233,7 +233,7 @@ def machine(args: argparse.Namespace) -> int:
     # The layout `emt train --seeds` picks for --members seeds: procs x 1 thread x K each.
     procs_default = group_processes(args.members)
     k_default = -(-args.members // procs_default)
-    ks = [f"K{k}" for k in sorted({*KS, k_default, args.members})]
+    ks = [f"K{k}" for k in sorted({*(args.ks or KS), k_default, args.members, HOST_K})]
     host = [f"host{HOST_K}", f"host{HOST_K}-serial"]
     settings = {
         "tf 1 proc x 1 thread": ("tf", 1, 1, ["matmul", "single", *ks, *host]),
@@ -263,6 +263,7 @@ def machine(args: argparse.Namespace) -> int:
                 continue
             rates = [rd[m]["rate"] for rd in rds]
             table[f"{name} | {m}"] = {"rate": float(np.median(rates)), "rounds": rates,
+                                      "best": float(max(rates)),
                                       "rss_mib": max(rd[m]["rss_mib"] for rd in rds),
                                       "pct_ceiling": 100 * float(np.median(rates)) * flops
                                       / ceiling}
@@ -286,20 +287,33 @@ def machine(args: argparse.Namespace) -> int:
     print(f"\n{res['model']}; {P} cores; one step {flops / 1e9:.3f} GFLOP; FLOP ceiling "
           f"{ceiling / 1e9:.0f} GFLOP/s ({P} x {peak_1 / 1e9:.0f}, 1-thread 1024^3 matmul); "
           f"load average per round {[round(x[0], 1) for x in load]}")
-    print("| setting | method | model-steps/s (median) | x torch best | % FLOP ceiling | "
+    print("| setting | method | model-steps/s median (best) | x torch best | % FLOP ceiling | "
           "peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     for key, v in table.items():
         name, m = key.split(" | ")
         x = f"{v['rate'] / torch_best:.2f}" if torch_best else "-"
         mark = " (default layout)" if key == layout else ""
-        print(f"| {name} | {m}{mark} | {v['rate']:.1f} | {x} | {v['pct_ceiling']:.0f} | "
-              f"{v['rss_mib']:.0f} |")
+        print(f"| {name} | {m}{mark} | {v['rate']:.1f} ({v['best']:.1f}) | {x} | "
+              f"{v['pct_ceiling']:.0f} | {v['rss_mib']:.0f} |")
     rate = table[layout]["rate"]
     print(f"\nemt train --seeds with {args.members} seeds, default layout ({procs_default} "
-          f"process(es) x 1 thread, K = {k_default} each): {rate:.1f} model-steps/s"
-          + (f", {rate / torch_best:.2f}x PyTorch's best ({torch_best:.1f})" if torch_best
-             else ""))
+          f"process(es) x 1 thread, K = {k_default} each): {rate:.1f} model-steps/s (best "
+          f"round {table[layout]['best']:.1f})")
+    if torch_best:
+        torch_key = max((k for k in table if k.startswith("torch")),
+                        key=lambda k: table[k]["rate"])
+        torch_keys = [k for k in table if k.startswith("torch")]
+        # per round: our layout against the faster PyTorch setting of the same round
+        paired = [a / max(table[k]["rounds"][r] for k in torch_keys)
+                  for r, a in enumerate(table[layout]["rounds"])]
+        best_torch = max(table[k]["best"] for k in table if k.startswith("torch"))
+        res["vs_torch"] = {"median_ratio": rate / torch_best, "paired_round_ratios": paired,
+                           "best_ratio": table[layout]["best"] / best_torch}
+        print(f"  vs PyTorch's best ({torch_key}, {torch_best:.1f}): {rate / torch_best:.2f}x "
+              f"of the medians, {res['vs_torch']['best_ratio']:.2f}x of the best rounds, per "
+              f"round (against that round's faster PyTorch setting) "
+              f"{', '.join(f'{r:.2f}' for r in paired)}")
     print(f"host data of one K = {HOST_K} step at H = {HORIZON} (1 thread; the step takes "
           f"{1e3 * step_s:.0f} ms): make_batches {1e3 * host_s[host[0]]:.1f} ms "
           f"({100 * res['host_share'][host[0]]:.1f} %), {HOST_K} serial make_batch "
@@ -349,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="RSS of a group of 8 over STEPS steps")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--ks", type=int, nargs="+", default=None, metavar="K",
+                    help=f"group sizes per process (default {' '.join(map(str, KS))})")
     ap.add_argument("--members", type=int, default=8,
                     help="the seeds of `emt train --seeds` whose default layout is reported")
     args = ap.parse_args(argv)

@@ -307,8 +307,8 @@ def group_threads(processes: int = 1) -> int:
     ``EMT_TF_THREADS`` if set (0 = TensorFlow's default), else its share of the usable cores
     (at least 1).  One process alone takes every core: a group's batched products split over
     the model axis, which threads cannot do for one network; but one 1-thread group per core
-    (`numerics.group_layout`, the default of ``emt train --seeds``) was faster still at every
-    K measured (benchmarks/RESULTS.md)."""
+    (`numerics.group_layout`, the default of ``emt train --seeds``) was faster still for
+    ``--seeds 1 .. 8`` on 2 cores (benchmarks/RESULTS.md)."""
     if "EMT_TF_THREADS" in os.environ:
         return threads_from_env()
     return max(1, usable_cores() // max(1, processes))

@@ -1,25 +1,29 @@
 """A group's layout on the machine: its members split into one 1-thread group per core, each
 group trained by `numerics.group.train_group` in its own process.
 
-Why (benchmarks/RESULTS.md, the paper's model on 2 cores): one 1-thread process per core, each
-with a group of K/2, ran ~1.6x the model-steps/s of one process whose group takes both threads,
-at every K measured.  The batched products are small (64 x 128 by 128 x 128 per member and time
-step), so a second thread mostly adds synchronisation, while a second process runs a second
-recurrence with no synchronisation at all.
+Why (benchmarks/RESULTS.md, the paper's model on 2 shared cores): for ``--seeds 1 .. 8``, two
+1-thread processes of 4 members ran 2.3x the model-steps/s of one 2-thread process of 8 in the
+quietest round measured, 1.12x in the median round under other jobs' load. The batched products
+are small (64 x 128 by 128 x 128 per member and time step), so a second thread mostly adds
+synchronisation, while a second process runs a second recurrence with no synchronisation at all.
 
 ``train_group_layout(configs, out_dirs, processes=P)`` checks the whole group (shapes, every
 directory and checkpoint) before anything is written, as `train_group` does, then cuts the
 members that still have steps to train into P contiguous sub-groups and trains each in a process
 started with ``spawn`` (a fresh interpreter: TensorFlow's threads are limited before it starts).
-Members are independent, so a member trained in a sub-group ends exactly as in the whole group
-(the same float32 operations on its own rows), and its run directory is the one
-``emt train --seed N`` writes.  The parent shows one progress line, forwards Ctrl-C to every
-child until each has saved its members' checkpoints, then raises KeyboardInterrupt (exit 130
-from the CLI, as for one process); an error a child raised (a ValueError found under the locks,
-say) is raised again in the parent; a child that died without a word leaves its members failed
-with its exit status.  ``P`` is ``processes`` (``emt train --group-processes``), else
-``EMT_GROUP_PROCESSES``, else the number of usable cores, and never more than the members to
-train; ``P = 1`` trains in this process on every core (`numerics.group.group_threads`).
+Members are independent: a member's data, curriculum and updates are its own whatever group it
+is in, and its run directory is the one ``emt train --seed N`` writes. Its weights equal the
+whole group's to float32 round-off, not always bit for bit: the batched products may sum in
+another order for another number of members (measured at N_h 128, T1, 400 steps: one group of 8
+against two of 4, max |dW| 2.5e-7 to 6.9e-7, the size of the difference between a member and its
+single run; at N_h 16 the tests find equal bits). The parent shows one progress line, forwards
+Ctrl-C to every child until each has saved its members' checkpoints, then raises
+KeyboardInterrupt (exit 130 from the CLI, as for one process); an error a child raised (a
+ValueError found under the locks, say) is raised again in the parent; a child that died without
+a word leaves its members failed with its exit status. ``P`` is ``processes`` (``emt train
+--group-processes``), else ``EMT_GROUP_PROCESSES``, else the number of usable cores, and never
+more than the members to train; ``P = 1`` trains in this process on every core
+(`numerics.group.group_threads`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Horizon buckets (`numerics.group`): members at different curriculum stages are trained by
 separate calls of the compiled step, so none computes a time step it does not use, and each
-ends with the weights it gets alone, bit for bit."""
+ends with the weights it gets alone (bit for bit at this size; at N_h 128 the batched products
+can sum in another order for another number of members, see `numerics.group_layout`)."""
 
 from __future__ import annotations
 

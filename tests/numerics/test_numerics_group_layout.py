@@ -55,7 +55,7 @@ def test_two_processes_of_two_members_equal_the_members_alone(tmp_path) -> None:
     assert len(group.sizes) == 30 and group.sizes[0] == 4  # two sub-groups of two, summed
     for config, member, out in zip(configs, group.results, dirs, strict=True):
         alone = train_group([config], progress=False, threads=1).results[0]
-        for n in NAMES:  # the member's own rows, the same operations: equal bits
+        for n in NAMES:  # the member's own rows, the same operations: equal bits at this size
             np.testing.assert_array_equal(getattr(member.weights, n), getattr(alone.weights, n))
         assert member.advances == alone.advances
         _same_history(member.history, alone.history)
