@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +29,10 @@ NAMES = ("W_uh", "W_hh", "W_hy")
 GROUP_VS_SINGLE_ATOL = 1e-5
 
 
-def _tiny(seed: int, **kw) -> TrainConfig:
-    base = dict(task=get("repeat-copy-3"), hidden=16, steps=30, batch=16, curriculum=(5, 10),
-                threshold=0.7, test_horizon=20, test_batches=2, checkpoint_every=10,
-                history_every=5, seed=seed)
-    base.update(kw)
-    return TrainConfig(**base)
+# Four small members that differ in seed, L2, steps and threshold (so they advance apart).
+BASE = TrainConfig(task=get("repeat-copy-3"), hidden=16, steps=30, batch=16, curriculum=(5, 10),
+                   threshold=0.7, test_horizon=20, test_batches=2, checkpoint_every=10,
+                   history_every=5)
 
 
 # The reported loss is a sum over the member's batch whose float32 order can depend on how many
@@ -48,7 +47,8 @@ def _same_history(a: list[dict], b: list[dict]) -> None:
 
 
 def test_two_processes_of_two_members_equal_the_members_alone(tmp_path) -> None:
-    configs = [_tiny(1), _tiny(2, l2=1e-4), _tiny(3, steps=20), _tiny(4, threshold=0.6)]
+    configs = [replace(BASE, seed=1), replace(BASE, seed=2, l2=1e-4),
+               replace(BASE, seed=3, steps=20), replace(BASE, seed=4, threshold=0.6)]
     dirs = [tmp_path / f"seed-{c.seed}" for c in configs]
     group = train_group_layout(configs, dirs, processes=2, progress=False)
     assert group.ok and group.model_steps == 30 + 30 + 20 + 30
