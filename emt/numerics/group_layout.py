@@ -186,20 +186,22 @@ def _run_children(configs: Sequence[TrainConfig], outs: list[Path | None],
     ctx = multiprocessing.get_context("spawn")
     threads = group_threads(len(parts))
     children: dict[Connection, tuple[Any, list[int]]] = {}
-    for part in parts:
-        ours, theirs = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(theirs, [configs[i] for i in part],
-                                                [outs[i] for i in part], resume, extend,
-                                                threads), name=f"emt-group-{part[0]}")
-        proc.start()
-        theirs.close()
-        children[ours] = (proc, part)
-    steps = {conn: (0, 0) for conn in children}
     interrupted, errors = False, cast(list[BaseException], [])
     total = sum(configs[i].steps for part in parts for i in part)
     t0, last_signal = time.monotonic(), 0.0
     try:
+        # Ctrl-C becomes a flag before the first child starts: no child is left behind.
         with StopFlag() as stop, Progress("emt train (group)", total, enabled=progress) as bar:
+            for part in parts:
+                ours, theirs = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(theirs, [configs[i] for i in part],
+                                                        [outs[i] for i in part], resume,
+                                                        extend, threads),
+                                   name=f"emt-group-{part[0]}")
+                proc.start()
+                theirs.close()
+                children[ours] = (proc, part)
+            steps = {conn: (0, 0) for conn in children}
             while children:
                 ready = cast(list[Connection], wait(list(children), timeout=REPORT_EVERY_S))
                 for conn in ready:
