@@ -87,7 +87,8 @@ def test_a_late_failure_removes_what_the_command_created(tmp_path, capsys, monke
         monkeypatch.setattr(keras.utils, "set_random_seed", fail)
     else:
         monkeypatch.setattr(os, "fsync", fail)
-    seeds = ["--seeds", "1", "2"] if group else []
+    # one process: the failure is injected into this one (the default layout spawns children)
+    seeds = ["--seeds", "1", "2", "--group-processes", "1"] if group else []
     assert main([*TRAIN, *seeds, "--out", str(tmp_path / "new" / "run")]) == EXIT_BAD_INPUT
     _one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []

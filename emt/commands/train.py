@@ -4,11 +4,13 @@
               [--hidden 128] [--seed 1] [--linear]
               [--l2 0] [--threshold 0.96] [--steps 20000] [--checkpoint-every 1000]
               [--stop-when-learned] [--quiet]
-    emt train ... --seeds 1 2 3 4 --out DIR     (one group: DIR/seed-1 ... DIR/seed-4)
+    emt train ... --seeds 1 2 3 4 --out DIR [--group-processes P]   (DIR/seed-1 ... seed-4)
     emt train --resume RUN_DIR|DIR [--steps N] [--quiet]
 
-``--seeds`` trains the seeds together as one group (`numerics.group.train_group`: one
-compiled step for all of them) and writes one ordinary run directory per seed, ``DIR/seed-N``,
+``--seeds`` trains the seeds together as groups (`numerics.group.train_group`: one compiled
+step per group), by default one 1-thread group per core, each in its own process
+(`numerics.group_layout`; ``--group-processes P`` or ``EMT_GROUP_PROCESSES`` choose another
+number of processes), and writes one ordinary run directory per seed, ``DIR/seed-N``,
 each as ``--seed N --out DIR/seed-N`` writes it.  Running the same command again resumes every
 unfinished member from its checkpoint and refuses to extend a finished one to more steps;
 ``--resume DIR [--steps N]`` continues or extends every member as one group, each keeping its
@@ -27,7 +29,8 @@ from pathlib import Path
 
 from emt.core.limits import check_at_most, env_int, limit
 from emt.core.safe_io import check_output_path
-from emt.numerics.group import GroupResult, group_members, resume_group, train_group
+from emt.numerics.group import GroupResult, group_members
+from emt.numerics.group_layout import group_processes, resume_group_layout, train_group_layout
 from emt.numerics.train import TrainConfig, resume_run, train
 from emt.theory import task_files
 
@@ -68,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="steps between checkpoints (default 1000)")
     p.add_argument("--stop-when-learned", action="store_true",
                    help="stop once the last curriculum stage passes the threshold")
+    p.add_argument("--group-processes", type=int, default=None, metavar="P",
+                   help="with --seeds (or --resume of their directory): train the seeds as P "
+                   "groups, each in its own process on its share of the cores (default: "
+                   "$EMT_GROUP_PROCESSES, else one 1-thread process per core, the fastest "
+                   "layout measured; 1 = one group in this process on every core)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_train, outputs=_outputs)
 
@@ -125,8 +133,10 @@ def run_train(args: argparse.Namespace) -> int:
                              f"{', '.join(given)} (only --steps may change)")
         members = group_members(args.resume)
         if members:  # the directory of `emt train --seeds`: its members resume as one group
-            return _report_group([m.name for m in members],
-                                 resume_group(args.resume, steps=args.steps, progress=not quiet))
+            return _report_group([m.name for m in members], resume_group_layout(
+                args.resume, steps=args.steps, progress=not quiet,
+                processes=_processes(args, len(members))))
+        _processes(args, None)
         result = resume_run(args.resume, steps=args.steps, progress=not quiet)
     else:
         if args.out is None:
@@ -138,7 +148,9 @@ def run_train(args: argparse.Namespace) -> int:
                              stop_when_learned=bool(args.stop_when_learned), **params)
         check_output_path(args.out)
         if args.seeds is not None:
-            return _train_seeds(config, args.seeds, args.out, quiet)
+            return _train_seeds(config, args.seeds, args.out, quiet,
+                                _processes(args, len(args.seeds)))
+        _processes(args, None)
         # fresh: --out must be new or empty; an existing run is continued only by --resume
         result = train(config, args.out, progress=not quiet, fresh=True)
     _report(result)
@@ -152,7 +164,19 @@ def _report(result) -> None:
           f"{m['wall_time_s']:.1f} s); run directory {result.run_dir}", file=sys.stdout)
 
 
-def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
+def _processes(args: argparse.Namespace, members: int | None) -> int | None:
+    """``--group-processes`` checked (``members``: None when this is no group, which refuses
+    it)."""
+    if args.group_processes is None:
+        return None
+    if members is None:
+        raise ValueError("--group-processes applies to a group: use it with --seeds (or "
+                         "--resume of their directory)")
+    return group_processes(members, args.group_processes)
+
+
+def _train_seeds(config, seeds: list[int], out: str, quiet: bool,
+                 processes: int | None = None) -> int:
     """``--seeds``: one group, ``out/seed-N`` per seed; exit 2 if a member diverged (as a
     single run's divergence does), after every other member has finished.  A finished member
     is not extended to more steps here (as ``--out`` refuses a run): that is ``--resume``'s."""
@@ -162,8 +186,8 @@ def _train_seeds(config, seeds: list[int], out: str, quiet: bool) -> int:
     configs = [replace(config, seed=seed) for seed in seeds]  # TrainConfig validates each seed
     if Path(out).exists() and not Path(out).is_dir():
         raise ValueError(f"{out}: exists and is not a directory")
-    group = train_group(configs, [Path(out) / f"seed-{seed}" for seed in seeds],
-                        progress=not quiet, extend=False)
+    group = train_group_layout(configs, [Path(out) / f"seed-{seed}" for seed in seeds],
+                               processes=processes, progress=not quiet, extend=False)
     return _report_group([f"seed {seed}" for seed in seeds], group)
 
 

@@ -228,7 +228,7 @@ def _prepare_run_dir(job_dir: Path) -> tuple[Path, bool]:
     return run_dir, resumable
 
 
-def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
+def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path], threads: int = 1
                            ) -> list[dict[str, Any] | BaseException]:
     """The default group job: train the jobs' RNNs together (`numerics.group.train_group`,
     one compiled step), then verify each.  Per job: the record fields, or the exception that
@@ -241,7 +241,9 @@ def train_and_verify_group(jobs: list[dict[str, Any]], job_dirs: list[Path]
     # per job: its TrainResult, or the exception that stopped it
     trained: list[Any]
     try:
-        group = train_group(configs, run_dirs, progress=False)
+        # One worker is one core: the group trains on the worker's threads (one 1-thread group
+        # per core was the fastest layout measured, benchmarks/RESULTS.md).
+        group = train_group(configs, run_dirs, progress=False, threads=threads)
         trained = [result if result is not None else FloatingPointError(error or
                                                                           "training failed")
                    for result, error in zip(group.results, group.errors, strict=True)]
@@ -283,7 +285,7 @@ def run_group(job_fn: JobFn | None, jobs: list[dict[str, Any]], job_dirs: list[s
     records = [_start_record(job, p) for job, p in zip(jobs, paths, strict=True)]
     start = time.perf_counter()
     try:
-        outcomes = train_and_verify_group(list(jobs), paths)
+        outcomes = train_and_verify_group(list(jobs), paths, threads)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
         outcomes = [exc] * len(jobs)
     elapsed = time.perf_counter() - start

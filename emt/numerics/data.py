@@ -8,6 +8,7 @@ F is read from the task (never re-derived), so data and theory cannot drift apar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +16,12 @@ import numpy as np
 from emt.theory.recurrence import task_continuation
 from emt.theory.taskspec import TaskSpec
 
-__all__ = ["Batch", "as_generator", "make_batch", "continue_sequence", "sign_accuracy",
-           "target_bounds", "FLOAT32_MAX"]
+__all__ = ["Batch", "as_generator", "make_batch", "make_batches", "continue_sequence",
+           "sign_accuracy", "target_bounds", "FLOAT32_MAX"]
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Integers up to 2^53 are exact in float64: below it any summation order gives the same bits.
+EXACT_FLOAT64 = 2.0 ** 53
 
 
 @dataclass(frozen=True)
@@ -80,25 +83,104 @@ def target_bounds(task: TaskSpec, horizon: int) -> np.ndarray:
     return np.max(a[s:], axis=1)
 
 
-def make_batch(
-    task: TaskSpec, batch_size: int, horizon: int, rng: int | np.random.Generator
-) -> Batch:
-    """A batch of ``batch_size`` sequences with an output phase of ``horizon`` steps."""
+def _check_sizes(batch_size: int, horizon: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon H must be a positive integer; got {horizon!r}")
+
+
+def make_batch(
+    task: TaskSpec, batch_size: int, horizon: int, rng: int | np.random.Generator
+) -> Batch:
+    """A batch of ``batch_size`` sequences with an output phase of ``horizon`` steps."""
+    _check_sizes(batch_size, horizon)
     gen = as_generator(rng)
     s, d = task.s, task.d
-    window = gen.choice(np.array([-1.0, 1.0]), size=(batch_size, s, d))
+    window = _draw_window(gen, batch_size, s, d)
     inputs = np.zeros((batch_size, s + horizon, d), dtype=np.float32)
     inputs[:, :s] = window
     targets = continue_sequence(task, window, horizon)
     if np.max(np.abs(targets), initial=0.0) <= FLOAT32_MAX:
         targets = targets.astype(np.float32)
     return Batch(inputs=inputs, targets=targets)
+
+
+def _draw_window(gen: np.random.Generator, batch_size: int, s: int, d: int) -> np.ndarray:
+    """The input window of one batch: the data stream's only draw per step."""
+    return gen.choice(np.array([-1.0, 1.0]), size=(batch_size, s, d))
+
+
+# Above this many nonzeros in a column of F, one dense product per step beats the gathers.
+SPARSE_DEPTH = 4
+
+
+@functools.lru_cache(maxsize=256)
+def _exact_recurrence(task: TaskSpec, horizon: int) -> tuple | None:
+    """The recurrence in a form for `make_batches` when it is exact in float64 on {-1, +1}
+    windows up to ``horizon`` (integer F and `target_bounds` below 2^53: every product and
+    partial sum is an integer below 2^53, so any summation order gives the same bits), else
+    None.  The form: ``("sparse", layers)`` with ``layers[j] = (rows, coef)`` the j-th nonzero
+    of each column of F (``coef`` 0 where a column has fewer), when no column has more than
+    `SPARSE_DEPTH` nonzeros (the signed-copy tasks have one); else ``("dense", F^T)``."""
+    F = task.F_numeric()
+    if not np.array_equal(F, np.round(F)):
+        return None
+    if not np.max(target_bounds(task, horizon), initial=0.0) < EXACT_FLOAT64:
+        return None
+    nonzero = [np.flatnonzero(F[:, i]) for i in range(task.d)]
+    depth = max(len(rows) for rows in nonzero)
+    if depth > SPARSE_DEPTH:
+        return "dense", np.ascontiguousarray(F.T)
+    layers = []
+    for j in range(depth):
+        rows = np.array([r[j] if j < len(r) else 0 for r in nonzero])
+        coef = np.array([F[r[j], i] if j < len(r) else 0.0 for i, r in enumerate(nonzero)])
+        layers.append((rows, coef[:, None]))
+    return "sparse", layers
+
+
+def make_batches(task: TaskSpec, batch_size: int, horizon: int,
+                 rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """The input windows ``(K, B, s, d)`` (float32) and targets ``(K, B, H, d)`` of
+    ``make_batch(task, batch_size, horizon, rngs[k])`` for each of the K generators, bit for
+    bit (each generator draws exactly what `make_batch` draws), in one computation.
+
+    When the recurrence is exact in float64 (`_exact_recurrence`), the K B sequences are
+    continued together, ``x(t) = 0 + F^T [x(t-s); ...; x(t-1)]`` over all K B columns at once
+    (the leading +0.0 makes an exact zero +0.0, as `continue_sequence`'s sum does): exact, so
+    equal to `continue_sequence` of each batch whatever the summation order.  Otherwise each
+    batch is continued by `continue_sequence` (the rounding of a non-integer F is then that of
+    `make_batch`).  Targets are float32 when every target fits in float32, else float64 (as
+    `make_batch` decides per batch)."""
+    if not rngs:
+        raise ValueError("make_batches needs at least one generator")
+    _check_sizes(batch_size, horizon)
+    s, d, B, K, H = task.s, task.d, batch_size, len(rngs), int(horizon)
+    windows = np.stack([_draw_window(as_generator(r), B, s, d) for r in rngs])  # (K, B, s, d)
+    form = _exact_recurrence(task, H)
+    if form is None:
+        targets = np.stack([continue_sequence(task, w, H) for w in windows])
+        if np.max(np.abs(targets), initial=0.0) <= FLOAT32_MAX:
+            targets = targets.astype(np.float32)
+        return windows.astype(np.float32), targets
+    kind, rule = form
+    N = K * B
+    xs = np.empty((s + H, d, N))  # time-major: x(t) is (d, N), one column per sequence
+    xs[:s] = windows.reshape(N, s, d).transpose(1, 2, 0)
+    for t in range(s, s + H):
+        window = xs[t - s:t].reshape(s * d, N)
+        if kind == "dense":
+            np.matmul(rule, window, out=xs[t])
+            xs[t] += 0.0
+        else:
+            xs[t] = 0.0
+            for rows, coef in rule:
+                xs[t] += coef * window[rows]
+    targets = xs[s:].transpose(2, 0, 1).reshape(K, B, H, d)
+    return windows.astype(np.float32), targets.astype(np.float32)  # exact: below 2^53
 
 
 def sign_accuracy(prediction: np.ndarray, target: np.ndarray, zero_band: float = 0.0) -> float:

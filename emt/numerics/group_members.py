@@ -38,8 +38,11 @@ def check_state_arrays(arrays: dict[str, np.ndarray], shapes: dict[str, tuple[in
 
 class StackedMembers:
     """Stacked parameters (``vars``), Adam moments (``m``, ``v``) and per-member Adam step
-    counts (``k``) of K networks, and the compiled ``train_step(window, target, horizons, lr,
-    clip, l2)`` of the subclass's ``_train_step``."""
+    counts (``k``) of K networks, and the compiled step of the subclass's ``_loss_and_grads``:
+    ``train_members(index, window, target, horizons, lr, clip, l2)`` updates the members at
+    positions ``index`` only (a horizon bucket: `numerics.group` trains members of different
+    curriculum stages as separate calls, so none computes steps it does not use), and
+    ``train_step(window, target, horizons, lr, clip, l2)`` every member."""
 
     tf: Any
     names: tuple[str, ...]
@@ -47,11 +50,12 @@ class StackedMembers:
     m: dict[str, Any]
     v: dict[str, Any]
     k: Any
-    train_step: Callable[..., Any]
+    train_members: Callable[..., Any]
 
     def _stack(self, params: Sequence[dict[str, np.ndarray]], d_in: int, d_out: int) -> None:
         """Create the variables from each member's parameters (all of one shape) and compile
-        the step for windows ``(K, B, s, d_in)`` and targets ``(K, B, H_max, d_out)``."""
+        the step for windows ``(K', B, s, d_in)`` and targets ``(K', B, H_max, d_out)`` of the
+        K' members it trains."""
         load_tensorflow()  # first import of TensorFlow: without its start-up lines
         import tensorflow as tf  # seconds to import: only a process that trains pays for it
 
@@ -71,38 +75,60 @@ class StackedMembers:
         seq = tf.TensorSpec([None, None, None, d_in], tf.float32)
         tgt = tf.TensorSpec([None, None, None, d_out], tf.float32)
         vec = tf.TensorSpec([None], tf.float32)
-        self.train_step = tf.function(
-            self._train_step, input_signature=[seq, tgt, tf.TensorSpec([None], tf.int32), vec,
-                                               vec, vec])
+        index = tf.TensorSpec([None], tf.int32)
+        self.train_members = tf.function(
+            self._train_members, input_signature=[index, seq, tgt, index, vec, vec, vec])
 
-    def _train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
-                    l2: Any) -> tuple[Any, Any]:
+    def train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
+                   l2: Any) -> tuple[Any, Any]:
+        """`train_members` of every member (the windows and targets of all K)."""
+        return self.train_members(np.arange(self.size, dtype=np.int32), window, target,
+                                  horizons, lr, clip, l2)
+
+    def _loss_and_grads(self, params: dict[str, Any], window: Any, target: Any,
+                        horizons: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """Per-member loss, accuracy ``(K',)`` and gradients of the members whose parameters
+        are ``params`` (``(K', ...)`` each)."""
         raise NotImplementedError
 
-    def _update(self, grads: dict[str, Any], lr: Any, clip: Any, l2: Any) -> None:
-        """Each member's update from its gradients (``(K, ...)`` per parameter), as the
-        single-network step does it: global-norm clip over the member's own parameters (the
-        scale exactly as ``tf.clip_by_global_norm`` computes it, ``clip * min(1/norm,
-        1/clip)``), coupled L2 added after the clip, then PyTorch's Adam with the member's own
-        step count.  ``lr``, ``clip``, ``l2``: ``(K,)``."""
+    def _train_members(self, index: Any, window: Any, target: Any, horizons: Any, lr: Any,
+                       clip: Any, l2: Any) -> tuple[Any, Any]:
         tf = self.tf
+        params = {n: tf.gather(self.vars[n], index) for n in self.names}
+        loss, acc, grads = self._loss_and_grads(params, window, target, horizons)
+        self._update(index, params, grads, lr, clip, l2)
+        return loss, acc
 
-        def per_member(x: Any, like: Any) -> Any:  # (K,) broadcast against a (K, ...) array
+    def _update(self, index: Any, params: dict[str, Any], grads: dict[str, Any], lr: Any,
+                clip: Any, l2: Any) -> None:
+        """The update of the members at ``index`` (parameters ``params``) from their gradients
+        (``(K', ...)`` per parameter), as the single-network step does it: global-norm clip
+        over the member's own parameters (the scale exactly as ``tf.clip_by_global_norm``
+        computes it, ``clip * min(1/norm, 1/clip)``), coupled L2 added after the clip, then
+        PyTorch's Adam with the member's own step count.  ``lr``, ``clip``, ``l2``: ``(K',)``.
+        Only the rows at ``index`` of the variables are written."""
+        tf = self.tf
+        rows = index[:, None]
+
+        def per_member(x: Any, like: Any) -> Any:  # (K',) broadcast against a (K', ...) array
             return tf.reshape(x, tf.concat([[-1], tf.ones([like.shape.rank - 1], tf.int32)], 0))
 
         sq = tf.add_n([tf.reduce_sum(tf.square(grads[n]), axis=list(range(1, grads[n].shape.rank)))
                        for n in self.names])
         scale = clip * tf.minimum(1.0 / tf.sqrt(sq), 1.0 / clip)
-        self.k.assign_add(tf.ones_like(self.k))
-        bc1 = 1.0 - tf.pow(ADAM_BETA1, self.k)
-        bc2 = 1.0 - tf.pow(ADAM_BETA2, self.k)
+        k = tf.gather(self.k, index) + 1.0
+        self.k.scatter_nd_update(rows, k)
+        bc1 = 1.0 - tf.pow(ADAM_BETA1, k)
+        bc2 = 1.0 - tf.pow(ADAM_BETA2, k)
         for n in self.names:
-            w = self.vars[n]
+            w = params[n]
             g = grads[n] * per_member(scale, w) + per_member(l2, w) * w  # L2 after the clip
-            self.m[n].assign(ADAM_BETA1 * self.m[n] + (1.0 - ADAM_BETA1) * g)
-            self.v[n].assign(ADAM_BETA2 * self.v[n] + (1.0 - ADAM_BETA2) * tf.square(g))
-            w.assign_sub(per_member(lr, w) * (self.m[n] / per_member(bc1, w))
-                         / (tf.sqrt(self.v[n] / per_member(bc2, w)) + ADAM_EPS))
+            m = ADAM_BETA1 * tf.gather(self.m[n], index) + (1.0 - ADAM_BETA1) * g
+            v = ADAM_BETA2 * tf.gather(self.v[n], index) + (1.0 - ADAM_BETA2) * tf.square(g)
+            self.m[n].scatter_nd_update(rows, m)
+            self.v[n].scatter_nd_update(rows, v)
+            self.vars[n].scatter_nd_update(rows, w - per_member(lr, w) * (m / per_member(bc1, w))
+                                           / (tf.sqrt(v / per_member(bc2, w)) + ADAM_EPS))
 
     @property
     def size(self) -> int:

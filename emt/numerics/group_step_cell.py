@@ -58,10 +58,11 @@ class BatchedCellNet(StackedMembers):
         self._stack(params, self.d_in, self.d_out)
 
     # -- the model ------------------------------------------------------------------------------
-    def _hidden(self, u_t: Any) -> Any:
-        """The readout ``y(t)`` for ``u_t`` of shape ``(T, K, B, d_in)``, time-major
-        ``(T, K, B, d_out)``: `CellNet._forward` with the model axis in every product."""
-        tf, p = self.tf, self.vars
+    def _hidden(self, p: dict[str, Any], u_t: Any) -> Any:
+        """The readout ``y(t)`` of the members with parameters ``p`` for ``u_t`` of shape
+        ``(T, K, B, d_in)``, time-major ``(T, K, B, d_out)``: `CellNet._forward` with the model
+        axis in every product."""
+        tf = self.tf
         shape = tf.shape(u_t)
         if self.cell == "lru":
             mod = tf.exp(-tf.exp(p["nu_log"]))  # (K, N)
@@ -98,8 +99,8 @@ class BatchedCellNet(StackedMembers):
         return tf.einsum("tkbh,koh->tkbo", hs, p["W_hy"])
 
     # -- the step -------------------------------------------------------------------------------
-    def _train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
-                    l2: Any) -> tuple[Any, Any]:
+    def _loss_and_grads(self, params: dict[str, Any], window: Any, target: Any,
+                        horizons: Any) -> tuple[Any, Any, dict[str, Any]]:
         tf = self.tf
         u_in = tf.transpose(window, [2, 0, 1, 3])  # time-major (s, K, B, d)
         x_t = tf.transpose(target, [2, 0, 1, 3])  # (H_max, K, B, d)
@@ -110,17 +111,16 @@ class BatchedCellNet(StackedMembers):
         valid = tf.range(tf.shape(x_t)[0])[:, None] < horizons[None, :]
         mask = tf.cast(valid, window.dtype)[:, :, None, None]
         count = tf.cast(horizons * tf.shape(window)[1] * self.d_out, window.dtype)  # B H_k d
-        params = [self.vars[n] for n in self.names]
+        watched = [params[n] for n in self.names]
         with tf.GradientTape() as tape:
-            y = self._hidden(u_t)[self.s:]
+            tape.watch(watched)
+            y = self._hidden(params, u_t)[self.s:]
             err = (y - x_t) * mask
             loss = tf.reduce_sum(tf.square(err), axis=[0, 2, 3]) / count
             total = tf.reduce_sum(loss)  # member k's parameters enter loss[k] only
         hits = tf.cast(tf.equal(y >= 0, x_t >= 0), window.dtype) * mask
         acc = tf.reduce_sum(hits, axis=[0, 2, 3]) / count
-        self._update(dict(zip(self.names, tape.gradient(total, params), strict=True)), lr,
-                     clip, l2)
-        return loss, acc
+        return loss, acc, dict(zip(self.names, tape.gradient(total, watched), strict=True))
 
     # -- members out ---------------------------------------------------------------------------
     def weights(self, position: int, provenance: dict | None = None) -> CellWeights:

@@ -76,8 +76,8 @@ class BatchedRNN(StackedMembers):
                     self.d_out)
 
     # -- the step ---------------------------------------------------------------------------
-    def _loss_and_grads(self, window: Any, target: Any, horizons: Any
-                        ) -> tuple[Any, Any, dict]:
+    def _loss_and_grads(self, params: dict[str, Any], window: Any, target: Any,
+                        horizons: Any) -> tuple[Any, Any, dict]:
         """Per-member loss and accuracy ``(K,)`` and gradients: the hand-written BPTT of
         `RawRNN._loss_and_grads` with a model axis and the padding mask described above.
 
@@ -103,7 +103,7 @@ class BatchedRNN(StackedMembers):
         """
         tf = self.tf
         tanh = self.activation == "tanh"
-        W_uh, W_hh, W_hy = (self.vars[n] for n in _NAMES)
+        W_uh, W_hh, W_hy = (params[n] for n in _NAMES)
         N = self.n_hidden  # static, so slices keep their shapes inside the loops
         u_t = tf.transpose(window, [2, 0, 1, 3])  # time-major (s, K, B, d)
         x_t = tf.transpose(target, [2, 0, 1, 3])  # (H_max, K, B, d)
@@ -154,12 +154,6 @@ class BatchedRNN(StackedMembers):
         _, g_hh, g_uh = tf.foldr(backward_in, (hs_in, u_t),
                                  initializer=(d_s, g[:, :N], tf.zeros_like(W_uh)))
         return loss, acc, {"W_uh": g_uh, "W_hh": g_hh, "W_hy": g[:, N:]}
-
-    def _train_step(self, window: Any, target: Any, horizons: Any, lr: Any, clip: Any,
-                    l2: Any) -> tuple[Any, Any]:
-        loss, acc, grads = self._loss_and_grads(window, target, horizons)
-        self._update(grads, lr, clip, l2)  # clip, L2 and Adam per member (StackedMembers)
-        return loss, acc
 
     # -- members out ---------------------------------------------------------------------------
     def weights(self, position: int, provenance: dict | None = None) -> RNNWeights:

@@ -37,7 +37,7 @@ from emt.numerics.config import TrainConfig
 from emt.theory.taskspec import TaskSpec
 
 __all__ = ["DATA_STREAM", "TEST_STREAM", "TrainResult", "RunState", "check_out_dir",
-           "opened_runs", "stored_config", "run_files"]
+           "check_runs", "opened_runs", "stored_config", "run_files"]
 
 DATA_STREAM, TEST_STREAM = 0xDA7A, 0x7E57
 
@@ -269,6 +269,19 @@ def _claimed(outs: Sequence[Path | None]) -> Iterator[None]:
                     path.rmdir()
 
 
+def check_runs(configs: Sequence[TrainConfig], outs: Sequence[Path | None], *,
+               resume: bool = False, fresh: bool = False, extend: bool = True) -> list[bool]:
+    """Every check of `opened_runs` (a live lock, the directory, the configuration, the
+    checkpoint) without writing anything; per run, whether it is finished (nothing to train)."""
+    for out in outs:
+        if out is not None and out.is_dir() and runlock.holder(out) is not None:
+            runlock.acquire(out)  # a live holder: RunLockedError before anything else is said
+            runlock.release(out)  # (a stale lock of a dead writer was just cleared)
+    # every check (_open reads only); nothing is written yet
+    return [isinstance(_open(config, out, resume, fresh, extend), TrainResult)
+            for config, out in zip(configs, outs, strict=True)]
+
+
 @contextlib.contextmanager
 def opened_runs(configs: Sequence[TrainConfig], outs: Sequence[Path | None], *,
                 resume: bool = False, fresh: bool = False, extend: bool = True
@@ -276,12 +289,7 @@ def opened_runs(configs: Sequence[TrainConfig], outs: Sequence[Path | None], *,
     """The runs of ``configs`` in ``outs`` (see the module docstring), locked for the block:
     each a `RunState` to train or the `TrainResult` of a finished run.  ``resume``: each must
     hold a run; ``fresh``: none may; ``extend=False``: none may be a finished run to extend."""
-    for out in outs:
-        if out is not None and out.is_dir() and runlock.holder(out) is not None:
-            runlock.acquire(out)  # a live holder: RunLockedError before anything else is said
-            runlock.release(out)  # (a stale lock of a dead writer was just cleared)
-    for config, out in zip(configs, outs, strict=True):
-        _open(config, out, resume, fresh, extend)  # every check; nothing is written yet
+    check_runs(configs, outs, resume=resume, fresh=fresh, extend=extend)
     with _claimed(outs):
         yield [_open(config, out, resume, fresh, extend)
                for config, out in zip(configs, outs, strict=True)]
