@@ -26,7 +26,8 @@ import numpy as np
 from emt.numerics.tf_quiet import load_tensorflow
 from emt.numerics.weights import ACTIVATIONS, RNNWeights
 
-__all__ = ["init_weights", "build_keras_model", "weights_from_keras_model", "load_keras_file"]
+__all__ = ["init_weights", "build_keras_model", "weights_from_keras_model", "load_keras_model",
+           "load_keras_file"]
 
 
 def init_weights(n_hidden: int, d: int, activation: str = "tanh", seed: int = 1) -> RNNWeights:
@@ -120,6 +121,19 @@ def weights_from_keras_model(model: Any) -> RNNWeights:
                       b_y=b_y, provenance={"source": "keras", "model": str(model.name)})
 
 
+def load_keras_model(path: Path) -> Any:
+    """The Keras model in the ``.keras`` file ``path``, loaded in safe mode (no arbitrary code,
+    not compiled); a ValueError naming the file when Keras cannot load it."""
+    load_tensorflow()  # first import of TensorFlow: without its start-up lines
+    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many kinds for a bad archive
+        raise ValueError(f"{path}: not a loadable .keras file in safe mode "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
 def load_keras_file(path: str | os.PathLike) -> RNNWeights:
     """Read a ``.keras`` file (``safe_mode=True``: no arbitrary code) into `RNNWeights`.
 
@@ -131,14 +145,7 @@ def load_keras_file(path: str | os.PathLike) -> RNNWeights:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, not a .keras file")
-    load_tensorflow()  # first import of TensorFlow: without its start-up lines
-    import keras  # imports TensorFlow (seconds): only when a Keras model is wanted
-
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # Keras raises many kinds for a bad archive
-        raise ValueError(f"{path}: not a readable Keras model file ({type(exc).__name__}: "
-                         f"{str(exc)[:200]})") from None
+    model = load_keras_model(path)
     try:
         weights = weights_from_keras_model(model)
     except ValueError as exc:

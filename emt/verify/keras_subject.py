@@ -25,7 +25,7 @@ import numpy as np
 from emt.core.limits import limit, raise_hint
 from emt.core.safe_io import open_regular, parse_json
 from emt.numerics.cell_models import CellWeights
-from emt.numerics.tf_quiet import load_tensorflow
+from emt.numerics.model import load_keras_file, load_keras_model
 from emt.numerics.weights import RNNWeights
 from emt.verify.conventions import weights_from_arrays
 
@@ -150,8 +150,6 @@ def load_keras(path: str | os.PathLike, cell: str | None = None) -> RNNWeights |
         raise ValueError(f"{path}: holds a {_layer_name(layout)} layer (the {layout} layout), "
                          f"not --cell {cell}")
     if layout == "rnn":
-        from emt.numerics.model import load_keras_file  # imports TensorFlow: only when needed
-
         return load_keras_file(path)
     return _load_gated(path, layout)
 
@@ -162,15 +160,7 @@ def _layer_name(cell: str) -> str:
 
 def _load_gated(path: Path, layout: str) -> CellWeights:
     """One ``LSTM``/``GRU`` layer + ``Dense``, loaded in safe mode, its arrays read by name."""
-    load_tensorflow()  # first import of TensorFlow: without its start-up lines
-    import keras  # imports TensorFlow: only for a .keras subject
-
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad archive
-        raise ValueError(f"{path}: not a loadable .keras file in safe mode "
-                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
-    return keras_cell_weights(model, path, layout)
+    return keras_cell_weights(load_keras_model(path), path, layout)
 
 
 def keras_cell_weights(model: Any, path: str | os.PathLike, layout: str) -> CellWeights:
