@@ -124,7 +124,20 @@ def test_a_nonlinear_code_that_solves_its_task_fails_the_effective_claim() -> No
     assert "no natural pre-activation" in a.notes["coordinates"]
 
 
-class SlowTransient:
+class ExtraUnit:
+    """An Elman net (the circuit) with one more state unit after its N_h; subclasses say what
+    the unit holds (``step``) and whether the readout sees it."""
+
+    def __init__(self, weights: RNNWeights) -> None:
+        self.inner = ElmanDynamics(weights)
+        self.d_in, self.d_out = weights.d_in, weights.d_out
+        self.state_dim = weights.n_hidden + 1
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+
+class SlowTransient(ExtraUnit):
     """The circuit plus one unit that the input phase loads with an odd nonlinear function of the
     input (the product of its 3 entries, degree 3) and that then decays by ``rho`` per step:
     a non-memory mode outside the live subspace."""
@@ -132,12 +145,8 @@ class SlowTransient:
     cell = "transient"
 
     def __init__(self, weights: RNNWeights, rho: float, size: float) -> None:
-        self.inner, self.rho, self.size = ElmanDynamics(weights), rho, size
-        self.d_in, self.d_out = weights.d_in, weights.d_out
-        self.state_dim = weights.n_hidden + 1
-
-    def initial_state(self, batch: int) -> np.ndarray:
-        return np.zeros((batch, self.state_dim))
+        super().__init__(weights)
+        self.rho, self.size = rho, size
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
         h = self.inner.step(state[:, :-1], u)
@@ -209,7 +218,7 @@ def test_an_interval_straddling_its_bar_is_inconclusive_with_exit_status_1(
     assert readout["status"] == "inconclusive" and readout["interval"][0] < value
 
 
-class EvenPart:
+class EvenPart(ExtraUnit):
     """The circuit plus one unit holding an even, window-dependent function of the state,
     ``e = (v . h)^2`` (products such as w_i w_j: even and not constant), added to the readout
     with weight ``seen``."""
@@ -217,13 +226,9 @@ class EvenPart:
     cell = "even"
 
     def __init__(self, weights: RNNWeights, seen: float) -> None:
-        self.inner, self.seen = ElmanDynamics(weights), seen
+        super().__init__(weights)
+        self.seen = seen
         self.v = np.random.default_rng(4).standard_normal(weights.n_hidden)
-        self.d_in, self.d_out = weights.d_in, weights.d_out
-        self.state_dim = weights.n_hidden + 1
-
-    def initial_state(self, batch: int) -> np.ndarray:
-        return np.zeros((batch, self.state_dim))
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
         h = self.inner.step(state[:, :-1], u)
