@@ -38,7 +38,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load
 
-from emt.core.limits import limit, raise_hint
+from emt.core.limits import check_at_most
 from emt.core.safe_io import open_regular, parse_json
 
 __all__ = ["read_safetensors", "FLOAT_DTYPES", "METADATA_ENTRIES"]
@@ -49,11 +49,6 @@ FLOAT_DTYPES: dict[str, np.dtype] = {"F16": np.dtype("<f2"), "F32": np.dtype("<f
 # __metadata__ keys returned as string entries (module docstring)
 METADATA_ENTRIES = ("activation", "cell")
 _HEADER_LENGTH_BYTES = 8
-
-
-def _above(value: int, name: str) -> str:
-    """The refusal's tail: ``value`` is above limit ``name``, and how to raise it."""
-    return f"{value}, above the limit {limit(name)} ({name}; {raise_hint(name)})"
 
 
 def _check_entry(path: Path, name: str, entry: Any, data_bytes: int) -> int:
@@ -71,9 +66,8 @@ def _check_entry(path: Path, name: str, entry: Any, data_bytes: int) -> int:
         raise ValueError(f"{path}: tensor {name!r} has shape {shape!r}; expected a list of "
                          "non-negative integers")
     elements = math.prod(shape)
-    if elements > limit("MAX_ARRAY_ELEMENTS"):
-        raise ValueError(f"{path}: tensor {name!r} has shape {tuple(shape)}: elements: "
-                         f"{_above(elements, 'MAX_ARRAY_ELEMENTS')}")
+    check_at_most(f"{path}: tensor {name!r} has shape {tuple(shape)}: elements", elements,
+                  "MAX_ARRAY_ELEMENTS")
     offsets = entry.get("data_offsets")
     nbytes = elements * FLOAT_DTYPES[dtype].itemsize
     if (not isinstance(offsets, list) or len(offsets) != 2
@@ -97,8 +91,7 @@ def _header(path: Path, fh: Any, size: int) -> tuple[dict[str, Any], int]:
         raise ValueError(f"{path}: the header length says {n} bytes but the file holds "
                          f"{size - _HEADER_LENGTH_BYTES} after it (truncated, or not a "
                          ".safetensors file)")
-    if n > limit("MAX_TEXT_FILE_BYTES"):
-        raise ValueError(f"{path}: header bytes: {_above(n, 'MAX_TEXT_FILE_BYTES')}")
+    check_at_most(f"{path}: header bytes", n, "MAX_TEXT_FILE_BYTES")
     raw = fh.read(n)
     try:
         text = raw.decode("utf-8")
@@ -119,19 +112,16 @@ def read_safetensors(path: str | os.PathLike,
     path = Path(path)
     with open_regular(path, what) as fh:
         size = os.fstat(fh.fileno()).st_size
-        if size > limit("MAX_NPZ_BYTES"):
-            raise ValueError(f"{path}: file bytes: {_above(size, 'MAX_NPZ_BYTES')}")
+        check_at_most(f"{path}: file bytes", size, "MAX_NPZ_BYTES")
         header, n = _header(path, fh, size)
         metadata = header.pop("__metadata__", None) or {}
         if not isinstance(metadata, dict):
             raise ValueError(f"{path}: __metadata__ is not an object of strings")
-        if len(header) > limit("MAX_NPZ_MEMBERS"):
-            raise ValueError(f"{path}: tensors: {_above(len(header), 'MAX_NPZ_MEMBERS')}")
+        check_at_most(f"{path}: tensors", len(header), "MAX_NPZ_MEMBERS")
         data_bytes = size - _HEADER_LENGTH_BYTES - n
         total = sum(_check_entry(path, name, entry, data_bytes)
                     for name, entry in header.items())
-        if total > limit("MAX_NPZ_BYTES"):
-            raise ValueError(f"{path}: tensor bytes: {_above(total, 'MAX_NPZ_BYTES')}")
+        check_at_most(f"{path}: tensor bytes", total, "MAX_NPZ_BYTES")
         fh.seek(0)
         data = fh.read(size + 1)
     if len(data) != size:

@@ -155,11 +155,11 @@ def test_the_size_caps_are_read_from_the_header(tmp_path: Path,
     path = tmp_path / "w.safetensors"
     save_file({"W_hh": np.zeros((100, 100))}, str(path))
     monkeypatch.setenv("EMT_LIMIT_MAX_NPZ_BYTES", "1000")
-    with pytest.raises(ValueError, match=r"file bytes: \d+, above the limit 1000"):
+    with pytest.raises(ValueError, match=r"file bytes = \d+ is above the limit 1000"):
         read_safetensors(path)
     monkeypatch.setenv("EMT_LIMIT_MAX_NPZ_BYTES", "200000")
     monkeypatch.setenv("EMT_LIMIT_MAX_ARRAY_ELEMENTS", "9999")
-    with pytest.raises(ValueError, match="10000 elements|elements: 10000"):
+    with pytest.raises(ValueError, match="elements = 10000 is above the limit 9999"):
         read_safetensors(path)
     monkeypatch.delenv("EMT_LIMIT_MAX_ARRAY_ELEMENTS")
     assert read_safetensors(path)["W_hh"].shape == (100, 100)
