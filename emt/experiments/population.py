@@ -29,7 +29,7 @@ from emt.verify.claims import CLAIMS
 from emt.verify.entry import verify_subject
 
 __all__ = ["SCHEMA", "committed_runs", "zoo_subjects", "judge", "summarise", "population",
-           "population_markdown", "read_population"]
+           "population_markdown"]
 
 SCHEMA = "emt.population/1"
 VERDICTS = ("holds", "fails", "inconclusive")
@@ -153,7 +153,3 @@ def population_markdown(doc: Mapping[str, Any]) -> str:
         lines += ["## Refused", ""] + [f"- `{s['id']}`: {s['error']}" for s in errors] + [""]
     return "\n".join(lines)
 
-
-def read_population(out: Path) -> dict[str, Any]:
-    """The committed ``population.json`` (for tests that recompute its tables)."""
-    return read_json(out / "population.json", "population record")
