@@ -284,7 +284,8 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep config") -> Sw
             job["cell"] = cell
         job.update(fixed)
         if job["curriculum"] is None:  # the task's default, explicit in the job and its key
-            job["curriculum"] = list(default_curriculum(task, job.get("batch", 64)))
+            batch = job.get("batch", _TRAIN_FIELDS["batch"].default)
+            job["curriculum"] = list(default_curriculum(task, batch))
         jobs.append(job)
     for job in jobs:
         try:
