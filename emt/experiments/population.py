@@ -24,6 +24,7 @@ from emt.core.atomic import atomic_write_text, write_json
 from emt.core.provenance import versions
 from emt.core.safe_io import read_json
 from emt.core.threads import limit_threads
+from emt.experiments.zoo.members import CLAIM_PREFIX, label
 from emt.experiments.zoo.rates import wilson
 from emt.verify.claims import CLAIMS
 from emt.verify.entry import verify_subject
@@ -58,7 +59,7 @@ def zoo_subjects(zoo: Path) -> list[dict[str, Any]]:
     manifest = read_json(zoo / "manifest.json", "zoo manifest")
     return [{"id": f"zoo/{m['id']}", "path": str(zoo / m["file"]), "task": m["task"],
              "source": f"zoo/{m['trainer']}", "cell": "rnn", "kind": m["kind"],
-             "family": m["family"]}
+             "family": m["family"], "accuracy": m["accuracy"]}
             for m in manifest["members"]]
 
 
@@ -84,13 +85,13 @@ def judge(subject: dict[str, Any], seed: int = 0) -> dict[str, Any]:
             "regime": regime.get("class") if isinstance(regime, dict) else None}
 
 
-def _groups(subject: dict[str, Any]) -> Iterable[tuple[str, str]]:
+def _groups(subject: dict[str, Any], claim: str) -> Iterable[tuple[str, str]]:
     yield "all", "all"
     yield "cell", subject["cell"]
     yield "regime", str(subject.get("regime"))
     yield "source", subject["source"]
-    if "kind" in subject:
-        yield "zoo kind", subject["kind"]
+    if "kind" in subject:  # the zoo's label for this claim (`zoo.members.label`)
+        yield "zoo kind", label(subject, CLAIM_PREFIX + claim)
 
 
 def summarise(judged: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,7 +100,7 @@ def summarise(judged: list[dict[str, Any]]) -> list[dict[str, Any]]:
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
     for subject in judged:
         for claim, word in subject.get("verdicts", {}).items():
-            for by, group in _groups(subject):
+            for by, group in _groups(subject, claim):
                 row = counts.setdefault((claim, by, group), dict.fromkeys(VERDICTS, 0))
                 row[word] += 1
     rows = []

@@ -52,10 +52,13 @@ class Fit(Protocol):
 
 def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, float],
                  seed: int, *, horizon: int = 200, subject: str = "model",
-                 projection: str = "oblique") -> tuple[list[CheckResult], dict[str, Any]]:
+                 projection: str = "oblique",
+                 coordinates: str = "h") -> tuple[list[CheckResult], dict[str, Any]]:
     """``(checks, descriptors)``: the binding claim's two checks and the descriptors
     ``regime``, ``long_horizon``, ``fit_over_time``, ``walsh`` (module docstring).  A fit that
-    is not finite fails both checks and leaves the descriptors out."""
+    is not finite fails both checks and leaves the descriptors out.  ``model`` must be in the
+    coordinates the fit was made in (``coordinates``: "h", or "a" for an Elman net's
+    pre-activation view, `verify.preactivation`): the edits act on that state."""
     s, d = task.s, task.d
     t0 = s - 1 + max(nilpotent_index(task), 1)
     half = max(WINDOWS // 2, 2 * PAIRS)
@@ -68,7 +71,7 @@ def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, fl
     a, b = slice(0, PAIRS), slice(PAIRS, 2 * PAIRS)
     iv = interchange_and_ablation(model, task, A, A_pinv, states[a], states[b], w[a], w[b],
                                   t0, projection, margin=float(tol["readout.margin"]))
-    checks = binding_checks(iv, tol, subject)
+    checks = binding_checks(iv, tol, subject, coordinates)
     if not fit.finite:
         return checks, {}
     lh, over_time = long_horizon(model, task, A, seed)

@@ -117,8 +117,9 @@ def verify_cell(weights: CellWeights, task: TaskSpec, *, claim: str = "effective
     checks = [_no_bias(weights, subject, tols["no_bias"]),
               _generalisation(model, task, seed, horizon, subject, tols["generalisation"])]
     analysis = effective_analysis(model, task, tols, seed, horizon=horizon, subject=subject)
-    binding, binding_descriptors = binding_part(model, task, analysis.fit, tols, seed,
-                                                horizon=horizon, subject=subject)
+    binding, binding_descriptors = binding_part(
+        analysis.chosen.model, task, analysis.fit, tols, seed, horizon=horizon,
+        subject=subject, coordinates=analysis.coordinates)
     checks += analysis.checks + binding
     descriptors = {**analysis.descriptors, **binding_descriptors}
     descriptors.update(embedding_descriptors(analysis, weights))

@@ -62,7 +62,7 @@ from emt.verify.effective_data import (
     sequence_windows,
 )
 from emt.verify.embedding import EmbeddingFit, held_out_r2
-from emt.verify.preactivation import PreactivationDynamics, preactivation_view
+from emt.verify.preactivation import PreactivationDynamics, knee_scale, preactivation_view
 from emt.verify.scoring import CheckResult, decided_sign_accuracy
 from emt.verify.tolerances import resolve
 
@@ -143,12 +143,25 @@ class EffectiveAnalysis:
         self.nu = nilpotent_index(task)
         self.notes: dict[str, str] = {}
         args = (task, self.live, self.nu, self.tol, self.seed, self.horizon, subject)
+        self._args = args
         self.in_h = CoordinateAnalysis(model, *args, "h")
-        view, why = preactivation_view(model)
-        self.in_a = None if view is None else CoordinateAnalysis(
-            view, *args, "a", source=self.in_h, convert=_to_preactivation(view))
+        self._view, why = preactivation_view(model)
         if why:
             self.notes["coordinates"] = why
+
+    @cached_property
+    def in_a(self) -> CoordinateAnalysis | None:
+        """The analysis in the pre-activation, in the knee-scaled coordinates whose scale is
+        measured on the fit sequences' output-phase states (`verify.preactivation`); ``None``
+        for a model without one."""
+        if self._view is None:
+            return None
+        view = self._view
+        run = self.in_h.transient_run
+        if run.finite:
+            view = view.scaled(knee_scale(_to_preactivation(view)(run).odd))
+        return CoordinateAnalysis(view, *self._args, "a", source=self.in_h,
+                                  convert=_to_preactivation(view))
 
     # -- the verdict's coordinates -----------------------------------------------------------
     @cached_property

@@ -230,11 +230,13 @@ def independent_targets(task: TaskSpec) -> int:
     return int(np.linalg.matrix_rank(K))
 
 
-def binding_checks(iv: Interventions, tol: Mapping[str, float],
-                   subject: str) -> list[CheckResult]:
+def binding_checks(iv: Interventions, tol: Mapping[str, float], subject: str,
+                   coordinates: str = "h") -> list[CheckResult]:
     """``binding.interchange`` (pooled IIA ``>= binding.interchange``) and ``binding.ablation``
-    (``|acc - 1/2| <= binding.ablation * sqrt(1/4 / n_decided)``) from `Interventions`."""
-    how = (f"{iv.projection} projection on the fitted embedding's live-slot columns, "
+    (``|acc - 1/2| <= binding.ablation * sqrt(1/4 / n_decided)``) from `Interventions`;
+    ``coordinates`` names the state the edits were made in ("h" or "a")."""
+    where = "h" if coordinates == "h" else "the pre-activation a"
+    how = (f"{iv.projection} projection on the fitted embedding's live-slot columns in {where}, "
            f"{iv.pairs} window pairs, intervened at t0 = {iv.t0}, {iv.steps} steps scored")
     bar = float(tol["binding.interchange"])
     per = "; ".join(f"x({k}) {v:.3f}" for k, v in iv.per_variable.items())

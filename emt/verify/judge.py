@@ -106,8 +106,9 @@ def verify_weights(
                   horizon=horizon)
     checks = run_checks(ctx)
     effective = effective_of(weights, task, tols, seed, horizon, subject)
-    binding, binding_descriptors = binding_part(effective.model, task, effective.fit, tols, seed,
-                                                horizon=horizon, subject=subject)
+    binding, binding_descriptors = binding_part(
+        effective.chosen.model, task, effective.fit, tols, seed, horizon=horizon,
+        subject=subject, coordinates=effective.coordinates)
     checks = checks + list(effective.checks) + binding
     descriptors = {**linear_descriptors(ctx),
                    **{k: float(v) for k, v in effective.descriptors.items()},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from emt.experiments.zoo.calibrate import judge_member, main, rates_table, split_of
+from emt.experiments.zoo.members import label
 from emt.experiments.zoo.rates import bar_rates, wilson
 from emt.experiments.zoo.report import markdown
 
@@ -121,3 +122,17 @@ def test_the_bar_rates_table_in_the_docs_is_what_the_committed_calibration_gives
     committed = doc[doc.index(BEGIN) + len(BEGIN) + 1:doc.index(END)]
     assert committed == bar_rates_table(result)
     assert "`claim:effective`" in committed and "`binding.ablation`" in committed
+
+
+def test_a_solving_lookup_is_a_binding_positive_and_an_effective_null():
+    """A lookup stores each variable in its own block, so it binds by construction; it is a
+    null for the claims about a linear code.  A lookup that does not solve its task is a null
+    for every claim."""
+    lookup = {**_member(0, "null", True), "family": "lookup"}
+    failed = {**_member(1, "null", True, acc=0.6), "family": "lookup-onehot"}
+    table = rates_table([lookup, failed])["test"]
+    assert (table["binding.interchange"]["fn"]["n"], table["binding.interchange"]["fp"]["n"]) \
+        == (1, 1)
+    assert (table["claim:effective"]["fn"]["n"], table["claim:effective"]["fp"]["n"]) == (0, 2)
+    assert label(lookup, "claim:binding") == "positive" and label(lookup, "readout") == "null"
+    assert label(failed, "binding.ablation") == "null"

@@ -255,3 +255,55 @@ def test_assert_emt_takes_the_readout_margin_by_keyword() -> None:
     w = _circuit(task)
     report = assert_emt(w, task, horizon=20, readout_margin=0.99)  # the circuit is exact
     assert report.check("readout").metrics["margin"] == 0.99
+
+
+def test_saturated_units_do_not_decide_the_preactivation_fit() -> None:
+    """The zoo's sign-code lookup: its newest block's pre-activation is linear in the window but
+    thousands of units large, the older blocks hold a sign code (about 75 % linear).  Weighed
+    by raw variance the pre-activation fit would pass (R^2 > 0.999); in the knee-scaled
+    coordinates every unit counts at most as a unit-RMS one, and the claim fails in both."""
+    from emt.experiments.zoo.construct import lookup
+    from emt.verify.preactivation import PreactivationDynamics, knee_scale
+
+    task = get("repeat-copy-4")
+    w = lookup(task, seed=1)
+    model = ElmanDynamics(RNNWeights(w["W_uh"], w["W_hh"], w["W_hy"], activation="tanh"))
+    a = effective_analysis(model, task, resolve(), seed=0)
+    assert a.in_a is not None and a.in_a.fit.r2 < 0.95 and a.in_h.fit.r2 < 0.95
+    assert not all(c.passed for c in a.checks)
+    # the mechanism: the same fit in unscaled pre-activation coordinates is dominated
+    raw = PreactivationDynamics(model)
+    run = a.in_h.transient_run
+    scale = knee_scale(raw.of_states(run.odd))
+    assert scale.max() > 1e3 and np.sum(scale > 1.0) == len(scale)  # all units past the knee
+    odd = raw.of_states(run.odd)[:, 1:1 + a.in_h.span].reshape(-1, len(scale))
+    z = a.live.of_windows(run.windows[:, 1:1 + a.in_h.span]).reshape(-1, a.live.rank)
+    resid = odd - z @ np.linalg.lstsq(z, odd, rcond=None)[0]
+    assert 1 - resid.var(0).sum() / odd.var(0).sum() > 0.999
+
+
+def test_the_knee_scaled_view_runs_the_same_trajectories() -> None:
+    from emt.numerics.dynamics import rollout_dynamics
+    from emt.verify.preactivation import PreactivationDynamics
+
+    model = ElmanDynamics(preactivation_circuit(repeat_copy(2, 2), 64, 3.0))
+    scale = np.random.default_rng(3).uniform(1.0, 5.0, 64)
+    u = np.zeros((8, 12, 2))
+    u[:, :2] = np.random.default_rng(4).choice([-1.0, 1.0], size=(8, 2, 2))
+    h, y = rollout_dynamics(model, u, keep=(8, 12))
+    a, ya = rollout_dynamics(PreactivationDynamics(model, scale), u, keep=(8, 12))
+    assert np.max(np.abs(np.tanh(a * scale) - h)) < 1e-12 and np.max(np.abs(ya - y)) < 1e-12
+    # the output phase (zero input) converts back: a = atanh(h) / scale
+    back = PreactivationDynamics(model, scale).of_states(h[:, 2:])
+    assert np.max(np.abs(back - a[:, 2:])) < 1e-6
+
+
+def test_binding_edits_the_state_the_effective_fit_was_made_in() -> None:
+    """An exact pre-activation circuit at gain 3 holds the effective claim in ``a`` only; its
+    interventions are then made on ``a`` with ``a``'s fitted columns (and hold)."""
+    report = verify_weights(preactivation_circuit(repeat_copy(2, 2), 128, 3.0),
+                            repeat_copy(2, 2), claim="binding")
+    checks = {c.name: c for c in report.checks}
+    assert report.descriptors["effective_in_preactivation"] == 1.0
+    assert "columns in the pre-activation a" in checks["binding.interchange"].detail
+    assert checks["binding.interchange"].passed and checks["binding.ablation"].passed

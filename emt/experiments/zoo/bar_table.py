@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emt.experiments.zoo.report import CLAIM_PREFIX, rate_cell
+from emt.experiments.zoo.members import CLAIM_PREFIX
+from emt.experiments.zoo.report import rate_cell
 from emt.verify.tolerances import DEFAULTS, DERIVED
 
 __all__ = ["bar_rates_table", "BEGIN", "END"]

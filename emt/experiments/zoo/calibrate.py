@@ -27,6 +27,7 @@ from pathlib import Path
 from emt.core.atomic import atomic_write_bytes
 from emt.core.provenance import versions
 from emt.experiments.zoo import manifest
+from emt.experiments.zoo.members import CLAIM_PREFIX, label
 from emt.experiments.zoo.rates import bar_rates
 from emt.experiments.zoo.report import markdown
 from emt.experiments.zoo.separation import data_bars
@@ -38,7 +39,6 @@ __all__ = ["SPLITS", "source_commit", "split_of", "judge_member", "calibrate", "
 
 SCHEMA = "emt.zoo-calibration/1"
 SPLITS = ("calibration", "test")
-CLAIM_PREFIX = "claim:"
 
 
 def split_of(member: dict) -> str:
@@ -95,11 +95,11 @@ def rates_table(members: list[dict]) -> dict:
     out: dict = {}
     for split in (*SPLITS, "all"):
         group = [m for m in members if split in ("all", m["split"]) and "bars" in m]
-        pos = [m for m in group if m["kind"] == "positive"]
-        nul = [m for m in group if m["kind"] == "null"]
-        hard = [m for m in nul if m["accuracy"] >= SOLVES_ACCURACY]
         out[split] = {}
         for bar in bars:
+            pos = [m for m in group if label(m, bar) == "positive"]
+            nul = [m for m in group if label(m, bar) == "null"]
+            hard = [m for m in nul if m["accuracy"] >= SOLVES_ACCURACY]
             r = bar_rates([m["bars"].get(bar, {}) for m in pos],
                           [m["bars"].get(bar, {}) for m in nul])
             r["fp_solving_nulls"] = bar_rates([], [m["bars"].get(bar, {}) for m in hard])["fp"]

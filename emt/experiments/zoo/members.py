@@ -7,6 +7,12 @@ on the effective claim: ``positive`` (a binding circuit that solves its task) or
 (`taskdata.task_accuracy` >= `taskdata.SOLVES_ACCURACY`; a circuit that does not solve its
 task is a null, since both claims require solving it); ``wrong-task`` members judge a correct
 net against another task of the same ``d``.
+
+**The binding claim's label** (`label`) differs for one group: the lookups (`construct.lookup`,
+`construct.one_hot_lookup`) store each variable in its own block of units, so its block is
+causally that variable by construction: a net can bind without a linear code.  A lookup that
+solves its own task is therefore a *positive* for the binding claim and its checks, and a null
+for the effective and linear claims (whose statements are about a linear code).
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from emt.experiments.zoo import construct
 from emt.experiments.zoo.taskdata import SOLVES_ACCURACY, get_task
 
 __all__ = ["Recipe", "CONSTRUCTED", "WRONG_TASK", "build_weights", "recipes", "kind_of",
-           "LINEAR_LOADING_TASKS",
+           "label", "is_binding_bar", "BINDS_PER_SLOT", "CLAIM_PREFIX", "LINEAR_LOADING_TASKS",
            "SEEDS", "POSITIVE_FAMILIES"]
 
 LINEAR_LOADING_TASKS = ("repeat-copy-4", "reverse-copy-4", "repeat-copy-3")
 SEEDS = (1, 2)  # seed 2: calibration split, seed 1: test split (`calibrate.split_of`)
 POSITIVE_FAMILIES = ("circuit-h", "circuit-a", "circuit-a-slot")  # positives if they solve
+CLAIM_PREFIX = "claim:"  # a calibration row's bar for a whole claim: "claim:binding", ...
+BINDS_PER_SLOT = ("lookup", "lookup-onehot")  # binding positives if they solve (docstring)
 CIRCUIT_A_GAINS = (1.0, 2.0, 3.0)
 SLOT_CODE_GAINS = (0.5, 1.0, 2.0)
 
@@ -118,3 +126,18 @@ def kind_of(family: str, trainer: str, accuracy: float, wrong_task: bool) -> str
     if trainer == "construct":
         return "positive" if solves and family in POSITIVE_FAMILIES else "null"
     return "positive" if solves else "null"
+
+
+def is_binding_bar(bar: str) -> bool:
+    """Whether ``bar`` (a check name or ``claim:NAME``) belongs to the binding claim."""
+    return bar.startswith("binding.") or bar == CLAIM_PREFIX + "binding"
+
+
+def label(member: dict, bar: str) -> str:
+    """The answer ``bar`` should give on ``member`` (a manifest entry or a calibration row):
+    its ``kind``, except that a lookup solving its own task is a binding positive (module
+    docstring)."""
+    if (is_binding_bar(bar) and member.get("family") in BINDS_PER_SLOT
+            and member.get("accuracy", 0.0) >= SOLVES_ACCURACY):
+        return "positive"
+    return str(member["kind"])

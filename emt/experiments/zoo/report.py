@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-__all__ = ["markdown", "rate_cell", "CLAIM_PREFIX"]
+from emt.experiments.zoo.members import CLAIM_PREFIX, label
 
-CLAIM_PREFIX = "claim:"
+__all__ = ["markdown", "rate_cell"]
+
 MAX_LISTED = 12  # members named per misfire line
 
 
@@ -46,10 +47,10 @@ def _misfires(members: list[dict], bars: list[str]) -> list[str]:
     lines = []
     for bar in bars:
         fn = [m["id"] for m in members
-              if m["kind"] == "positive" and m.get("bars", {}).get(bar, {}).get("accepts")
+              if label(m, bar) == "positive" and m.get("bars", {}).get(bar, {}).get("accepts")
               is False]
         fp = [m["id"] for m in members
-              if m["kind"] == "null" and m.get("bars", {}).get(bar, {}).get("accepts") is True
+              if label(m, bar) == "null" and m.get("bars", {}).get(bar, {}).get("accepts") is True
               and (bar.startswith(CLAIM_PREFIX) or m["accuracy"] >= 0.95)]
         for what, ids in (("rejects positives", fn), ("accepts nulls", fp)):
             if ids:
@@ -74,7 +75,7 @@ def _family_matrix(members: list[dict], bars: list[str]) -> str:
             cell = []
             for kind, miss in (("positive", False), ("null", True)):
                 got = [m["bars"].get(bar, {}).get("accepts") for m in members
-                       if "bars" in m and _group(m) == g and m["kind"] == kind]
+                       if "bars" in m and _group(m) == g and label(m, bar) == kind]
                 got = [v for v in got if v is not None]
                 if got:
                     cell.append(f"{'FN' if kind == 'positive' else 'FP'} "
@@ -110,7 +111,9 @@ def markdown(result: dict) -> str:
              f"{result['verifier_seed']}; emt {result.get('versions', {}).get('emt')} at "
              f"commit {result.get('commit')}).  Positives: binding circuits by construction, and "
              f"trained nets, that solve the task they are judged on (own sign accuracy at "
-             f"H = 200 >= {result['solves_accuracy']}); nulls: everything else (docs/zoo.md).",
+             f"H = 200 >= {result['solves_accuracy']}); nulls: everything else; for the binding "
+             f"claim and its checks a lookup that solves its task is a positive (it binds "
+             f"per slot without a linear code; docs/zoo.md).",
              "", "| split | positives | nulls |", "|---|---|---|"]
     for split, text in result["splits"].items():
         lines.append(f"| {split} ({text}) | {counts.get((split, 'positive'), 0)} | "

@@ -13,6 +13,7 @@ fails on its state-tracking error as well as its accuracy) is described by it on
 
 from __future__ import annotations
 
+from emt.experiments.zoo.members import label
 from emt.experiments.zoo.rates import bar_rates
 
 __all__ = ["data_bars"]
@@ -27,12 +28,12 @@ def _one(name: str, judged: list[dict]) -> dict | None:
     comparator = judged[0]["bars"][name]["comparator"]
     worst = min if comparator == ">=" else max
     best = max if comparator == ">=" else min
-    cal_pos = [v for m in judged if m["split"] == "calibration" and m["kind"] == "positive"
+    cal_pos = [v for m in judged if m["split"] == "calibration" and label(m, name) == "positive"
                if (v := _value(m, name)) is not None]
     if not cal_pos:
         return None
     bar = worst(cal_pos)
-    hard = [v for m in judged if m["kind"] == "null" and m["accuracy"] >= 0.95
+    hard = [v for m in judged if label(m, name) == "null" and m["accuracy"] >= 0.95
             if (v := _value(m, name)) is not None]
 
     def verdict(m: dict) -> dict:
@@ -42,8 +43,8 @@ def _one(name: str, judged: list[dict]) -> dict | None:
         return {"accepts": v >= bar if comparator == ">=" else v <= bar}
 
     test = [m for m in judged if m["split"] == "test"]
-    rates = bar_rates([verdict(m) for m in test if m["kind"] == "positive"],
-                      [verdict(m) for m in test if m["kind"] == "null"])
+    rates = bar_rates([verdict(m) for m in test if label(m, name) == "positive"],
+                      [verdict(m) for m in test if label(m, name) == "null"])
     return {"comparator": comparator, "current": judged[0]["bars"][name]["tolerance"],
             "data_bar": bar, "best_solving_null": best(hard) if hard else None, "test": rates}
 
