@@ -307,3 +307,18 @@ def test_binding_edits_the_state_the_effective_fit_was_made_in() -> None:
     assert report.descriptors["effective_in_preactivation"] == 1.0
     assert "columns in the pre-activation a" in checks["binding.interchange"].detail
     assert checks["binding.interchange"].passed and checks["binding.ablation"].passed
+
+
+def test_the_interventions_act_at_the_fit_start_after_the_transient() -> None:
+    """Before the transient rule's start the state still holds a decaying mode outside the
+    live image; the binding claim's edits are made where the embedding was fitted."""
+    from emt.verify.binding import binding_part
+
+    task = repeat_copy(2, 3)
+    model = SlowTransient(_circuit(task, 12), 0.5, 5.0)
+    fit = effective_analysis(model, task, resolve(), seed=0).fit
+    assert fit.t0 > task.s  # the first reachable step is s for repeat copy (nu = 1)
+    checks, _ = binding_part(model, task, fit, resolve(), 0)
+    assert [c.detail.split("t0 = ")[1].split()[0].rstrip(",:") for c in checks] == \
+        [str(fit.t0)] * 2
+    assert all(c.passed for c in checks)
