@@ -64,20 +64,29 @@ class ElmanDynamics:
     """An `RNNWeights` network as a `numerics.dynamics.Dynamics`: the state is ``h``.
 
         step(h, u) = act(W_hh h + W_uh u + b_h),   readout(h) = W_hy h + b_y
+
+    ``dtype``: the precision it computes in; ``np.float32`` holds float32 copies of the
+    matrices, for descriptors that need only a few digits (drive it with `rollout_dynamics`'s
+    ``dtype=np.float32``, or every product is promoted back to float64).
     """
 
     cell = "rnn"
 
-    def __init__(self, weights: RNNWeights) -> None:
-        self.weights = weights
+    def __init__(self, weights: RNNWeights, dtype: type[np.floating] = np.float64) -> None:
+        self.weights, self.dtype = weights, dtype
         self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, weights.n_hidden
         self._act = activation_fn(weights.activation)
-        # transposed once: the batch is the leading axis, so states multiply from the left
-        self._hh_t, self._uh_t, self._hy_t = weights.W_hh.T, weights.W_uh.T, weights.W_hy.T
-        self._b_h, self._b_y = weights.b_h, weights.b_y
+        # transposed once: the batch is the leading axis, so states multiply from the left.
+        # float64 keeps the transposed views; a copy in another precision is laid out row by
+        # row, which BLAS multiplies about 25 % faster at N_h = 1024 (float32, batch 8)
+        self._hh_t, self._uh_t, self._hy_t = (
+            w.T if dtype == np.float64 else np.ascontiguousarray(w.T, dtype=dtype)
+            for w in (weights.W_hh, weights.W_uh, weights.W_hy))
+        self._b_h, self._b_y = (None if b is None else b.astype(dtype, copy=False)
+                                for b in (weights.b_h, weights.b_y))
 
     def initial_state(self, batch: int) -> np.ndarray:
-        return np.zeros((batch, self.state_dim))
+        return np.zeros((batch, self.state_dim), dtype=self.dtype)
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
         pre = state @ self._hh_t

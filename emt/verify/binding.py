@@ -6,7 +6,9 @@
 * the first ``2 PAIRS`` of them for the interchange interventions and the ablation
   (`verify.interventions`: checks ``binding.interchange``, ``binding.ablation``);
 * all of them and their negatives (antithetic pairs) for the Walsh spectrum of ``x(t0)`` in
-  the input window's entries (`verify.walsh`: descriptor ``walsh``);
+  the input window's entries (`verify.walsh`: descriptor ``walsh``); an odd model
+  (`verify.effective_data.is_odd`) is driven on the drawn half only, its states on the
+  negatives being exactly the negated states;
 
 and adds the descriptors ``regime``, ``long_horizon`` and ``fit_over_time``
 (`verify.regime`).  The model is seen only through `numerics.dynamics.Dynamics`, the embedding
@@ -25,7 +27,7 @@ from emt.numerics.dynamics import Dynamics
 from emt.theory.effective import nilpotent_index
 from emt.theory.taskspec import TaskSpec
 from emt.verify.checks import CheckResult
-from emt.verify.effective_data import drive, random_windows, sequence_windows
+from emt.verify.effective_data import drive, is_odd, random_windows, sequence_windows
 from emt.verify.interventions import binding_checks, interchange_and_ablation
 from emt.verify.regime import long_horizon, regime
 from emt.verify.walsh import walsh_spectrum
@@ -63,8 +65,11 @@ def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, fl
     t0 = s - 1 + max(nilpotent_index(task), 1)
     half = max(WINDOWS // 2, 2 * PAIRS)
     drawn = random_windows(task, half, seed, _WINDOW_TAG)
-    windows = np.concatenate([drawn, -drawn])  # antithetic pairs for the Walsh spectrum
-    states = drive(model, windows, t0 - s + 1)[:, t0]
+    if is_odd(model):  # its run on -w is exactly -x(w): drive the drawn half only
+        states = drive(model, drawn, t0 - s + 1)[:, t0]
+        states = np.concatenate([states, -states])
+    else:  # antithetic pairs for the Walsh spectrum
+        states = drive(model, np.concatenate([drawn, -drawn]), t0 - s + 1)[:, t0]
     w = sequence_windows(task, drawn[:2 * PAIRS], t0 - s + 1)[:, -1]
     A, A_pinv = (fit.A, fit.A_pinv) if fit.finite else (np.full_like(fit.A, np.nan),
                                                         np.full_like(fit.A_pinv, np.nan))
