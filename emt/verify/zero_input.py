@@ -30,8 +30,10 @@ while its step is affine to float32's precision, and in float64 otherwise:
   test for exactly cancelling outputs).
 
 A float32 chunk that fails any of these is run again in float64, and so is the rest of its
-block (the caller's unit: 100 steps of the long horizon; the next block tries float32 again); a
-chunk whose start is outside the affine region runs in float64 and the next one asks again.
+block (the caller's unit: 100 steps of the long horizon); the next block tries float32 again,
+unless `SINGLE_FAILURES` chunks have failed (a failure that recurs is structural, such as an
+output that always cancels: no more chunks are wasted on it).  A chunk whose start is outside
+the affine region runs in float64 and the next one asks again.
 Any other model (a gated cell, the pre-activation view) runs in float64 throughout, exactly as
 `numerics.dynamics.rollout_dynamics` would in one call.
 """
@@ -46,11 +48,12 @@ from emt.numerics.dynamics import Dynamics, rollout_dynamics
 from emt.numerics.simulate import ElmanDynamics
 from emt.numerics.weights import RNNWeights
 
-__all__ = ["zero_input_blocks", "SINGLE_RANGE", "SINGLE_CHUNK", "LINEAR_EDGE"]
+__all__ = ["zero_input_blocks", "SINGLE_RANGE", "SINGLE_CHUNK", "LINEAR_EDGE", "SINGLE_FAILURES"]
 
 SINGLE_RANGE = (2.0**-100, 2.0**100)  # where a float32 state keeps its digits (docstring)
 SINGLE_CHUNK = 10  # steps between the checks: a fading state loses < 3 decades in 10 steps
 LINEAR_EDGE = 1e-5  # |a| below which tanh a = a to 3.3e-11 relative
+SINGLE_FAILURES = 2  # failed float32 chunks after which a run stays in float64
 
 Chunk = Callable[[np.ndarray, np.ndarray, int], bool]
 
@@ -105,10 +108,10 @@ def zero_input_blocks(model: Dynamics, start: np.ndarray, sizes: Sequence[int],
     single = _Single(model) if isinstance(model, ElmanDynamics) else None
     x = np.asarray(start, dtype=np.float64)
     B, d = len(x), model.d_in
-    step = 0
+    step = failed = 0
     for end in np.cumsum(sizes):
         parts: list[tuple[np.ndarray, np.ndarray]] = []
-        tried = single  # float32 is tried again in every block
+        tried = single if failed < SINGLE_FAILURES else None  # tried again in every block
         while step < end:
             n = int(end - step) if tried is None else min(SINGLE_CHUNK, int(end - step))
             run = None
@@ -117,7 +120,7 @@ def zero_input_blocks(model: Dynamics, start: np.ndarray, sizes: Sequence[int],
                 if faithful and (trusted is None or trusted(states, y, step)):
                     run = states, y
                 else:  # this chunk again, and the rest of the block, in float64
-                    tried, n = None, int(end - step)
+                    tried, n, failed = None, int(end - step), failed + 1
             if run is None:
                 with np.errstate(all="ignore"):  # an overflowing model is described
                     run = rollout_dynamics(model, np.zeros((B, n, d)), state_init=x)
