@@ -34,7 +34,9 @@ block (the caller's unit: 100 steps of the long horizon); the next block tries f
 unless `SINGLE_FAILURES` chunks have failed (a failure that recurs is structural, such as an
 output that always cancels: no more chunks are wasted on it).  A chunk whose start is outside
 the affine region runs in float64 and the next one asks again.
-Any other model (a gated cell, the pre-activation view) runs in float64 throughout, exactly as
+An Elman net's float64 chunks use row-major copies of its matrices (15 % faster at N_h = 1024,
+the same numbers to float64's rounding, `numerics.simulate.ElmanDynamics`); any other model (a
+gated cell, the pre-activation view) runs in float64 throughout, exactly as
 `numerics.dynamics.rollout_dynamics` would in one call.
 """
 
@@ -70,13 +72,16 @@ def _in_range(states: np.ndarray) -> bool:
 
 
 class _Single:
-    """An Elman net's float32 linear copy, the largest state its step is affine to, and
-    whether that step is linear (bias-free, so a run may be scaled)."""
+    """An Elman net's float32 linear copy, the largest state its step is affine to, whether
+    that step is linear (bias-free, so a run may be scaled), and its float64 steps with
+    row-major matrices (`numerics.simulate.ElmanDynamics`'s ``contiguous``: faster, and the
+    same numbers to float64's rounding)."""
 
     def __init__(self, net: ElmanDynamics) -> None:
         w = net.weights
         self.net = ElmanDynamics(RNNWeights(w.W_uh, w.W_hh, w.W_hy, "linear", w.b_h, w.b_y),
                                  np.float32)
+        self.double = ElmanDynamics(w, np.float64, contiguous=True)
         self.edge = np.inf if w.activation == "linear" else LINEAR_EDGE
         self.homogeneous = not w.has_bias
 
@@ -123,7 +128,8 @@ def zero_input_blocks(model: Dynamics, start: np.ndarray, sizes: Sequence[int],
                     tried, n, failed = None, int(end - step), failed + 1
             if run is None:
                 with np.errstate(all="ignore"):  # an overflowing model is described
-                    run = rollout_dynamics(model, np.zeros((B, n, d)), state_init=x)
+                    run = rollout_dynamics(model if single is None else single.double,
+                                           np.zeros((B, n, d)), state_init=x)
             parts.append(run)
             x, step = run[0][:, -1], step + n
         yield (np.concatenate([p[0] for p in parts], axis=1),

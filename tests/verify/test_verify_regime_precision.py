@@ -98,10 +98,11 @@ def test_float32_descriptors_agree_with_float64(contraction: float, activation: 
 
 def test_a_saturating_tanh_net_runs_in_float64() -> None:
     """Gain 3 on a unit-modulus circuit: its step is never affine, and a float32 rounding would
-    send its long run to another attractor, so it runs in float64: the very same numbers."""
+    send its long run to another attractor, so it runs in float64: the same numbers to float64's
+    rounding (its row-major copy of the matrices may sum in another order)."""
     net = _net(TASK, 24, gain=3.0, activation="tanh")
     fit = effective_analysis(net, TASK, resolve(), 0).fit
-    assert _descriptors(net, TASK, fit) == _descriptors(Float64(net), TASK, fit)
+    assert _worst(_descriptors(net, TASK, fit), _descriptors(Float64(net), TASK, fit)) <= 1e-12
 
 
 def test_the_comparison_fails_a_wrong_model_and_a_wrong_value() -> None:
