@@ -45,17 +45,14 @@ def rollout_dynamics(
     u: np.ndarray,
     state_init: np.ndarray | None = None,
     keep: tuple[int, int] | None = None,
-    dtype: type[np.floating] = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Drive ``model`` with ``u`` of shape ``(B, T, d_in)``; return ``(states, outputs)``.
 
     ``states`` has shape ``(B, T, state_dim)`` (``x(0)..x(T-1)``), ``outputs`` ``(B, T, d_out)``.
     ``keep = (sequences, steps)`` stores only the states of the first ``sequences`` sequences over
     the first ``steps`` steps, so long verification rollouts do not hold every state.
-    ``dtype``: the precision of the inputs, states and outputs (float32 only for a model whose
-    step computes in it, such as ``ElmanDynamics(weights, np.float32)``).
     """
-    u = np.asarray(u, dtype=dtype)
+    u = np.asarray(u, dtype=np.float64)
     if u.ndim != 3 or u.shape[2] != model.d_in:
         raise ValueError(f"inputs must have shape (B, T, {model.d_in}); got {u.shape}")
     if not np.all(np.isfinite(u)):
@@ -63,9 +60,9 @@ def rollout_dynamics(
     B, T, _ = u.shape
     n_keep, t_keep = (B, T) if keep is None else (min(keep[0], B), min(keep[1], T))
     x = model.initial_state(B) if state_init is None else np.broadcast_to(
-        np.asarray(state_init, dtype=dtype), (B, model.state_dim)).copy()
-    xs = np.empty((n_keep, t_keep, model.state_dim), dtype=dtype)
-    ys = np.empty((B, T, model.d_out), dtype=dtype)
+        np.asarray(state_init, dtype=np.float64), (B, model.state_dim)).copy()
+    xs = np.empty((n_keep, t_keep, model.state_dim))
+    ys = np.empty((B, T, model.d_out))
     for t in range(T):
         x = model.step(x, u[:, t])
         ys[:, t] = model.readout(x)

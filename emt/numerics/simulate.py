@@ -65,33 +65,26 @@ class ElmanDynamics:
 
         step(h, u) = act(W_hh h + W_uh u + b_h),   readout(h) = W_hy h + b_y
 
-    ``dtype``: the precision it computes in; ``np.float32`` holds float32 copies of the
-    matrices, for descriptors that need only a few digits (drive it with `rollout_dynamics`'s
-    ``dtype=np.float32``, or every product is promoted back to float64).  ``contiguous``: hold
-    row-major copies of the transposed matrices (always, in a precision other than float64),
-    which BLAS multiplies 15-25 % faster at N_h = 1024 with a batch of 8; float64 otherwise
-    keeps the transposed views, whose products the checks' values were computed with (the two
-    layouts agree to the last bit at N_h = 1024 for batches of 2 or more with OpenBLAS 0.3.31,
-    not for every shape).
+    ``contiguous``: hold row-major copies of the transposed matrices, which BLAS multiplies
+    10-15 % faster at N_h = 1024 with a batch of 8-32 (one thread); otherwise the transposed
+    views, whose products every check's value was computed with.  The two agree to the last bit
+    at N_h = 1024 for batches of 2 or more with OpenBLAS 0.3.31, but not for every shape (N_h =
+    128, batch <= 8: 1e-15), so only descriptors that decide nothing use the copies.
     """
 
     cell = "rnn"
 
-    def __init__(self, weights: RNNWeights, dtype: type[np.floating] = np.float64,
-                 contiguous: bool = False) -> None:
-        self.weights, self.dtype = weights, dtype
+    def __init__(self, weights: RNNWeights, contiguous: bool = False) -> None:
+        self.weights = weights
         self.d_in, self.d_out, self.state_dim = weights.d_in, weights.d_out, weights.n_hidden
         self._act = activation_fn(weights.activation)
         # transposed once: the batch is the leading axis, so states multiply from the left
-        copy = contiguous or dtype != np.float64
-        self._hh_t, self._uh_t, self._hy_t = (
-            np.ascontiguousarray(w.T, dtype=dtype) if copy else w.T
-            for w in (weights.W_hh, weights.W_uh, weights.W_hy))
-        self._b_h, self._b_y = (None if b is None else b.astype(dtype, copy=False)
-                                for b in (weights.b_h, weights.b_y))
+        self._hh_t, self._uh_t, self._hy_t = (np.ascontiguousarray(w.T) if contiguous else w.T
+                                              for w in (weights.W_hh, weights.W_uh, weights.W_hy))
+        self._b_h, self._b_y = weights.b_h, weights.b_y
 
     def initial_state(self, batch: int) -> np.ndarray:
-        return np.zeros((batch, self.state_dim), dtype=self.dtype)
+        return np.zeros((batch, self.state_dim))
 
     def step(self, state: np.ndarray, u: np.ndarray) -> np.ndarray:
         pre = state @ self._hh_t

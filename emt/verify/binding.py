@@ -11,9 +11,9 @@
   negatives being exactly the negated states;
 
 and adds the descriptors ``regime``, ``long_horizon`` and ``fit_over_time``
-(`verify.regime`).  The model is seen only through `numerics.dynamics.Dynamics`, the embedding
-through its matrix ``A`` and read-out ``A^+`` (`verify.embedding.EmbeddingFit`), so every cell
-gets the same treatment.
+(`verify.regime`; an Elman net's long runs with row-major copies of its matrices).  The
+model is seen only through `numerics.dynamics.Dynamics`, the embedding through its matrix ``A``
+and read-out ``A^+`` (`verify.embedding.EmbeddingFit`), so every cell gets the same treatment.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from emt.numerics.dynamics import Dynamics
+from emt.numerics.simulate import ElmanDynamics
 from emt.theory.effective import nilpotent_index
 from emt.theory.taskspec import TaskSpec
 from emt.verify.checks import CheckResult
@@ -50,6 +51,14 @@ class Fit(Protocol):
 
     @property
     def finite(self) -> bool: ...
+
+
+def _row_major(model: Dynamics) -> Dynamics:
+    """An Elman net with row-major copies of its matrices for the descriptors' 1,200 zero-input
+    steps (`numerics.simulate.ElmanDynamics`'s ``contiguous``: 10-15 % faster at N_h = 1024,
+    the same numbers to float64's rounding); any other model as it is."""
+    return ElmanDynamics(model.weights, contiguous=True) if isinstance(model, ElmanDynamics) \
+        else model
 
 
 def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, float],
@@ -79,8 +88,9 @@ def binding_part(model: Dynamics, task: TaskSpec, fit: Fit, tol: Mapping[str, fl
     checks = binding_checks(iv, tol, subject, coordinates)
     if not fit.finite:
         return checks, {}
-    lh, over_time = long_horizon(model, task, A, seed)
-    descriptors: dict[str, Any] = {"regime": regime(model, task, A, A_pinv, seed, horizon),
+    runner = _row_major(model)
+    lh, over_time = long_horizon(runner, task, A, seed)
+    descriptors: dict[str, Any] = {"regime": regime(runner, task, A, A_pinv, seed, horizon),
                                    "long_horizon": lh, "fit_over_time": over_time}
     spectrum = walsh_spectrum(drawn.reshape(half, s * d), states[:half], states[half:])
     if spectrum:

@@ -34,7 +34,7 @@ def _regime(model) -> dict:
 def test_the_linear_circuit_is_linear() -> None:
     r = _regime(_model())
     assert r["class"] == "linear" and r["amplitude_ratio"] == pytest.approx(0.5, abs=1e-9)
-    assert r["decay"] == pytest.approx(1.0, abs=1e-5)  # float32 runs (verify.regime, "Precision")
+    assert r["decay"] == pytest.approx(1.0, abs=1e-9)
     assert set(r["amplitude"]) == {"0.25", "0.5", "0.75", "1", "1.25", "1.5"}
 
 
