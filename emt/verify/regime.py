@@ -25,7 +25,7 @@ coordinates, ``A^+`` its least-squares read-out.
   that vanish or overflow).  Windows are drawn from ``seed`` and private tags.
 
 **Precision.**  Both run in float64, although they decide nothing.  Float32 runs (half the
-memory traffic of the ``W_hh`` read every step, about 0.2 s of the 1.2 s these runs cost at
+memory traffic of the ``W_hh`` read every step, about 0.2 s of the 1.1 s these runs cost at
 N_h = 1024) matched float64 to 2.6e-6 on the benchmark's circuits and initialisations, but are
 not faithful in general (measured 2026-12-06, benchmarks/RESULTS.md): both descriptors read
 the image coordinates ``A^+ x``, which for a net whose states grow out of the fitted image are
