@@ -23,6 +23,17 @@ coordinates, ``A^+`` its least-squares read-out.
   |x - mean x|^2`` of the states against the embedding fitted on the first steps (how far the
   states drift off it; reported no lower than ``R2_FLOOR = -1``, which also stands for states
   that vanish or overflow).  Windows are drawn from ``seed`` and private tags.
+
+**Precision.**  Both run in float64, although they decide nothing.  Float32 runs (half the
+memory traffic of the ``W_hh`` read every step, about 0.2 s of the 1.1 s these runs cost at
+N_h = 1024) matched float64 to 2.6e-6 on the benchmark's circuits and initialisations, but are
+not faithful in general (measured 2026-12-06, benchmarks/RESULTS.md): both descriptors read
+the image coordinates ``A^+ x``, which for a net whose states grow out of the fitted image are
+a small part of a large state, so float32's 1e-6 relative state error becomes ``1e-6 |x| /
+|A^+ x|`` (a random 8-unit linear net: regime amplitudes off by up to 13 %); a saturating tanh
+net near the boundary between two attractors ends in the other one (fit_over_time -0.31
+instead of -0.24); and an output that cancels exactly (1e-16 in float64, 1e-7 in float32) is
+scored past the sign score's 1e-9 zero band.
 """
 
 from __future__ import annotations
